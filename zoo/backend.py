@@ -1,0 +1,84 @@
+"""The one place that knows the backends: compiling an inference function and
+vector-Jacobian products. Everything else in `zoo/` is `keras.ops` only.
+
+`keras.ops` has no autodiff, and a sampler loop run op by op is 10-50x slower than
+compiled, so these two needs get a small per-backend shim (as keras-hub does for
+`generate()`).
+"""
+
+import keras
+
+
+def compile_function(fn, model):
+    """Compile `fn(*tensors)`, which reads `model`'s variables, for repeated inference.
+
+    JAX: `jax.jit` with the variables passed in through a `StatelessScope` (so new
+    weights, e.g. after `fit`, are seen without retracing). TensorFlow: `tf.function`.
+    PyTorch: eager under `torch.no_grad()`.
+    """
+    name = keras.backend.backend()
+    compiled = _compile(fn, model, name)
+
+    def run(*args):
+        return compiled(*(None if a is None else keras.ops.convert_to_tensor(a) for a in args))
+
+    return run
+
+
+def _compile(fn, model, name):
+    if name == "jax":
+        import jax
+
+        def stateless(values, *args):
+            with keras.StatelessScope(state_mapping=list(zip(model.variables, values))):
+                return fn(*args)
+
+        jitted = jax.jit(stateless)
+        return lambda *args: jitted([v.value for v in model.variables], *args)
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, reduce_retracing=True)
+    if name == "torch":
+        import torch
+
+        def no_grad(*args):
+            with torch.no_grad():
+                return fn(*args)
+
+        return no_grad
+    return fn
+
+
+def vjp(fn, x):
+    """Return `(fn(x), pullback)` where `pullback(cotangent) = cotangent^T d fn / dx`.
+
+    The pullback may be called several times (exact divergence uses one call per
+    dimension).
+    """
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        y, pullback = jax.vjp(fn, x)
+        return y, lambda cotangent: pullback(cotangent)[0]
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            y = fn(x)
+        return y, lambda cotangent: tape.gradient(y, x, output_gradients=cotangent)
+    if name == "torch":
+        import torch
+
+        with torch.enable_grad():
+            x = x.detach().requires_grad_(True)
+            y = fn(x)
+
+        def pullback(cotangent):
+            with torch.enable_grad():
+                return torch.autograd.grad(y, x, cotangent, retain_graph=True)[0]
+
+        return y.detach(), pullback
+    raise NotImplementedError(f"Vector-Jacobian products are not available on backend {name!r}.")

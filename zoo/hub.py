@@ -1,0 +1,314 @@
+"""Checkpoint directories, checkpoints.json entries and Hugging Face Hub I/O.
+
+A checkpoint is a directory in Keras's own format (`config.json`, `model.weights.h5`,
+`metadata.json`, which `keras.saving.load_model(dir)` and `load_model("hf://owner/repo")`
+read), plus optionally `README.md` (the model card) and `samples.png`.
+
+Downloads are pinned to a commit and every file is checked against the sha256 and size
+recorded in checkpoints.json before anything loads it: a file that changed on the Hub, or
+was corrupted or cut short on the way, raises `ChecksumError` and is evicted from the cache.
+
+`huggingface_hub` is imported only when the Hub is used, so the rest of zoo works without it.
+"""
+
+import contextlib
+import hashlib
+import importlib
+import json
+import pathlib
+import re
+
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+# Dataset names used in checkpoints.json -> (display name, Hugging Face dataset id).
+_IMAGE_DATASETS = {
+    "cifar10": ("CIFAR-10", "uoft-cs/cifar10"),
+    "mnist": ("MNIST", "ylecun/mnist"),
+    "fashion_mnist": ("Fashion-MNIST", "zalando-datasets/fashion_mnist"),
+}
+
+
+def sha256_file(path):
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ChecksumError(ValueError):
+    """A checkpoint file is missing or differs from the sha256/size recorded for it.
+
+    Args:
+        path: path-like. The file checked.
+        expected: str. The recorded sha256.
+        got: str or None. The file's sha256, None if the file is missing.
+        expected_size: int, optional. The recorded size in bytes.
+        got_size: int, optional. The file's size in bytes.
+    """
+
+    def __init__(self, path, expected, got, expected_size=None, got_size=None):
+        self.path, self.expected, self.got = pathlib.Path(path), expected, got
+        self.expected_size, self.got_size = expected_size, got_size
+        if got is None:
+            problem = "is missing"
+        elif expected_size is not None and got_size != expected_size:
+            problem = (f"has {got_size} bytes, expected {expected_size} (truncated or replaced); "
+                       f"sha256 expected {expected}, got {got}")
+        else:
+            problem = f"has sha256 {got}, expected {expected}"
+        super().__init__(
+            f"Checkpoint file '{self.path}' {problem}. The file was not loaded. It is corrupted, "
+            "incomplete, or no longer the file checkpoints.json pins; download it again, and if "
+            "the mismatch persists, the copy on the Hub has changed.")
+
+
+class HubUnavailableError(ConnectionError):
+    """The Hub could not be reached and the checkpoint is not in the local cache."""
+
+
+def verify_files(directory, sha256, sizes=None):
+    """Raise `ChecksumError` on the first file of `directory` whose size (checked first, so
+    a truncated file is reported as such) or sha256 differs from the recorded one."""
+    directory = pathlib.Path(directory)
+    sizes = sizes or {}
+    for name, expected in sorted(sha256.items()):
+        path = directory / name
+        if not path.is_file():
+            raise ChecksumError(path, expected, None)
+        size = path.stat().st_size
+        if name in sizes and size != sizes[name]:
+            raise ChecksumError(path, expected, sha256_file(path), sizes[name], size)
+        got = sha256_file(path)
+        if got != expected.lower():
+            raise ChecksumError(path, expected, got, sizes.get(name), size)
+
+
+def file_table(directory, names=None):
+    """`{"sha256": {name: hex}, "size": {name: bytes}}` for a checkpoint directory's files
+    (all of them except hidden ones, or `names`): the `files` field of checkpoints.json."""
+    directory = pathlib.Path(directory)
+    if names is None:
+        names = [p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()]
+        names = [n for n in names if not any(part.startswith(".") for part in n.split("/"))]
+    names = sorted(names)
+    return {"sha256": {n: sha256_file(directory / n) for n in names},
+            "size": {n: (directory / n).stat().st_size for n in names}}
+
+
+def _hub():
+    try:
+        return importlib.import_module("huggingface_hub")
+    except ImportError as err:
+        raise ImportError("Hub access needs `huggingface_hub`: pip install 'zoo[hub]'") from err
+
+
+def _unreachable(err):
+    """Whether `err` says the Hub could not be reached, as opposed to answering no."""
+    if isinstance(err, ConnectionError):  # includes huggingface_hub's OfflineModeIsEnabled
+        return True
+    response = getattr(err, "response", None)
+    if response is not None and getattr(response, "status_code", 0) >= 500:
+        return True
+    # huggingface_hub 2.x speaks httpx2, 1.x httpx, 0.x requests.
+    for module, name in (("httpx2", "TransportError"), ("httpx", "TransportError"),
+                         ("requests", "RequestException")):
+        with contextlib.suppress(ImportError):
+            if isinstance(err, getattr(importlib.import_module(module), name)):
+                return True
+    return False
+
+
+@contextlib.contextmanager
+def _hub_errors(repo_id, revision):
+    from huggingface_hub import errors
+
+    try:
+        yield
+    except errors.RevisionNotFoundError as err:
+        raise ValueError(f"Revision '{revision}' does not exist in Hub repo '{repo_id}'.") from err
+    except errors.RepositoryNotFoundError as err:
+        raise ValueError(f"Hub repo '{repo_id}' does not exist, or is private or gated and "
+                         "no token with access was given.") from err
+    except Exception as err:
+        if not (isinstance(err, errors.LocalEntryNotFoundError) or _unreachable(err)):
+            raise
+        raise HubUnavailableError(
+            f"Cannot download '{repo_id}' at revision '{revision}': the Hugging Face Hub is "
+            f"unreachable or offline mode is on, and the files are not in the local cache "
+            f"({err.__class__.__name__}). To work offline: download it once while online, then "
+            "set HF_HUB_OFFLINE=1 to use the cache without network; or pass a local checkpoint "
+            "directory to zoo.load(path); or use the bundled copy.") from err
+
+
+def _evict(path):
+    """Remove a file from the Hugging Face cache (snapshot link and blob) so the next
+    download fetches it again instead of serving the bad copy."""
+    blob = path.resolve()
+    path.unlink(missing_ok=True)
+    blob.unlink(missing_ok=True)
+
+
+def _verified(path, sha256, sizes):
+    try:
+        verify_files(path, sha256 or {}, sizes)
+    except ChecksumError as err:
+        if err.got is not None:
+            _evict(err.path)
+        raise
+    return path
+
+
+def download_checkpoint(repo_id, *, revision=None, sha256=None, sizes=None, cache_dir=None,
+                        token=None):
+    """Download a checkpoint directory from the Hub and verify it.
+
+    Args:
+        repo_id: str. `owner/name` on the Hub.
+        revision: str, optional. A commit sha (what checkpoints.json pins), or a branch or
+            tag. Defaults to `"main"`.
+        sha256: dict, optional. `{file name: hex}`; only these files are downloaded, and
+            each must match. Without it every file is fetched and nothing is checked.
+        sizes: dict, optional. `{file name: bytes}`, checked before the digests.
+        cache_dir: path-like, optional. Defaults to huggingface_hub's cache.
+        token: str, optional. Defaults to huggingface_hub's (`HF_TOKEN` or login).
+
+    Returns:
+        pathlib.Path of the verified snapshot directory in the cache.
+
+    Raises ValueError for an unknown repo or revision, `HubUnavailableError` when the Hub
+    cannot be reached and the cache cannot serve the files, `ChecksumError` when a file
+    does not match (the bad file is removed from the cache).
+    """
+    hub = _hub()
+    from huggingface_hub import constants, errors
+
+    revision = revision or "main"
+    pinned, offline = bool(_COMMIT_SHA.fullmatch(revision)), constants.HF_HUB_OFFLINE
+    options = {"revision": revision, "cache_dir": cache_dir, "token": token,
+               "allow_patterns": sorted(sha256) if sha256 else None}
+    # A pinned commit already in the cache needs no network; offline, the cache is all there is.
+    if pinned or offline:
+        try:
+            path = pathlib.Path(hub.snapshot_download(repo_id, local_files_only=True, **options))
+            return _verified(path, sha256, sizes)
+        except errors.LocalEntryNotFoundError:
+            pass
+        except ChecksumError:
+            if offline:
+                raise  # the bad copy is evicted, and replacing it needs the network
+    with _hub_errors(repo_id, revision):
+        if pinned and not offline:
+            # For a commit, snapshot_download goes straight to the file listing, which the
+            # client retries for ~25 s when the Hub is unreachable. One plain request first
+            # fails fast, and reports a wrong repo or commit as such.
+            hub.HfApi(token=token).model_info(repo_id, revision=revision)
+        path = pathlib.Path(hub.snapshot_download(repo_id, local_files_only=offline, **options))
+    return _verified(path, sha256, sizes)
+
+
+def upload_checkpoint(directory, repo_id, *, token=None, private=False, commit_message=None,
+                      revision=None):
+    """Create `repo_id` if needed and commit the checkpoint `directory` to it.
+
+    Returns:
+        str, the 40-hex sha of the new commit (of the current head if nothing changed): the
+        revision to pin in checkpoints.json.
+    """
+    directory = pathlib.Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ValueError(f"'{directory}' is not a checkpoint directory: it has no config.json.")
+    api = _hub().HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    if revision not in (None, "main"):
+        api.create_branch(repo_id, branch=revision, exist_ok=True)
+    info = api.upload_folder(repo_id=repo_id, folder_path=directory, revision=revision,
+                             commit_message=commit_message or f"Upload {directory.name} with zoo")
+    return info.oid
+
+
+_PLAIN = re.compile(r"[A-Za-z_][\w./+ -]*[\w.]|[A-Za-z_]")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
+def _yaml_scalar(value):
+    if isinstance(value, str) and _PLAIN.fullmatch(value) and value.lower() not in _YAML_WORDS:
+        return value
+    return json.dumps(value)  # YAML reads JSON scalars as the same values
+
+
+def _yaml_lines(value, indent=0):
+    """Block-style YAML for the model card's front matter (zoo does not depend on PyYAML)."""
+    pad, lines = "  " * indent, []
+    items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+    for key, item in items:
+        lead = f"{pad}{key}:" if key is not None else f"{pad}-"
+        if isinstance(item, (dict, list)) and item:
+            if key is None and isinstance(item, dict):
+                sub = _yaml_lines(item, indent + 1)
+                lines += [f"{lead} {sub[0].lstrip()}", *sub[1:]]
+            else:
+                lines += [lead, *_yaml_lines(item, indent + 1)]
+        else:
+            lines.append(f"{lead} {_yaml_scalar(item)}")
+    return lines
+
+
+def _cell(value):
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_model_card(name, entry, *, sample_image="samples.png"):
+    """The README.md for checkpoint `name` from its checkpoints.json `entry`: Hub metadata
+    as YAML front matter, then what it is, how it was trained, how to load it, and its
+    measured metrics with how they were measured."""
+    repo_id = entry.get("hub", {}).get("repo_id", f"<org>/{name}")
+    family, dataset = entry.get("family", ""), entry.get("dataset", "")
+    dataset_name, dataset_id = _IMAGE_DATASETS.get(dataset, (dataset, None))
+    metrics, training = entry.get("metrics", {}), entry.get("training", {})
+    meta = {"library_name": "keras", "license": entry.get("license", "apache-2.0"),
+            "tags": ["zoo", family, "generative", "keras-3", "jax", "tensorflow", "pytorch"]}
+    if dataset_id:
+        meta["datasets"] = [dataset_id]
+        meta["pipeline_tag"] = "unconditional-image-generation"
+    if metrics:
+        meta["model-index"] = [{"name": name, "results": [{
+            "task": {"type": meta.get("pipeline_tag", "other"), "name": "Unconditional generation"},
+            "dataset": {"type": dataset_id or dataset, "name": dataset_name},
+            "metrics": [{"type": k.lower(), "name": k, "value": m["value"], "verified": False}
+                        for k, m in metrics.items()]}]}]
+    sampler = entry.get("sampler", {})
+    steps = f"steps={sampler['steps']}, " if "steps" in sampler else ""
+    out = ["---", *_yaml_lines(meta), "---", "", f"# {name}", "", entry.get("description", ""), ""]
+    if sample_image:
+        out += [f"![Samples from {name}]({sample_image})", ""]
+        if sampler:
+            settings = ", ".join(f"`{k}={v}`" for k, v in sampler.items())
+            out += [f"Samples drawn with {settings}.", ""]
+    out += ["## Training", "", "| | |", "|---|---|",
+            f"| family / config | `{family}` / `{entry.get('config', '')}` |",
+            f"| parameters | {entry.get('parameters', 0):,} |",
+            f"| dataset | {dataset_name} |",
+            f"| hardware | {_cell(training.get('hardware', 'unknown'))} |",
+            f"| wall time | {_cell(training.get('wall_time', 'unknown'))} |",
+            f"| images seen | {training.get('images_seen', 0):,} |", ""]
+    if entry.get("recipe"):
+        out += [f"The run is recorded in the zoo repository at `{entry['recipe']}` and was "
+                "started with:", ""]
+    if training.get("command"):
+        out += ["```bash", training["command"], "```", ""]
+    out += ["## Use", "", "Pick a backend before importing Keras: `KERAS_BACKEND=jax`, "
+            "`KERAS_BACKEND=tensorflow` or `KERAS_BACKEND=torch`.", "",
+            "```python", "import zoo", "",
+            f'model = zoo.load("{name}")  # pinned revision, sha256-verified',
+            f"images = model.sample(16, {steps}seed=0)", "```", "",
+            "or with Keras alone (`import zoo` registers zoo's layers with Keras):", "",
+            "```python", "import keras", "import zoo", "",
+            f'model = keras.saving.load_model("hf://{repo_id}")', "```", ""]
+    if metrics:
+        out += ["## Metrics", "", "| metric | value | how it was measured |", "|---|---|---|"]
+        out += [f"| {_cell(k)} | {m['value']:.4g} | {_cell(m.get('how', ''))} |"
+                for k, m in metrics.items()]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,73 @@
+"""Exact log-likelihoods through a probability-flow ODE (instantaneous change of
+variables, Chen et al. 2018, arXiv:1806.07366; Grathwohl et al. 2019, arXiv:1810.01367).
+
+Along dx/dt = v(x, t), d log p_t(x_t) / dt = -div v(x_t, t). Integrating the data
+point back to the noise end and the divergence with it gives
+log p_data(x) = log p_noise(z) - integral_{noise}^{data} div v dt.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.backend import vjp
+from zoo.samplers.ode import sample_rk45
+
+
+def standard_normal_log_prob(z):
+    """log N(z; 0, I) summed over all but the batch axis."""
+    flat = ops.reshape(z, (ops.shape(z)[0], -1))
+    return -0.5 * ops.sum(ops.square(flat), axis=-1) - 0.5 * flat.shape[-1] * math.log(2 * math.pi)
+
+
+def divergence(fn, x, probes=None):
+    """`(fn(x), div fn(x))` per example: exact (one VJP per dimension) when `probes`
+    is None, else Hutchinson's estimate `E[eps^T J eps]` with the given probe `eps`."""
+    y, pullback = vjp(fn, x)
+    batch, dims = ops.shape(x)[0], int(np.prod(x.shape[1:]))
+    if probes is not None:
+        return y, ops.sum(ops.reshape(pullback(probes) * probes, (batch, dims)), axis=-1)
+    eye = np.eye(dims, dtype="float32")
+    total = 0.0
+    for d in range(dims):
+        basis = ops.broadcast_to(ops.reshape(eye[d], (1, *x.shape[1:])), ops.shape(x))
+        total = total + ops.reshape(pullback(basis), (batch, dims))[:, d]
+    return y, total
+
+
+def ode_log_likelihood(velocity, x, *, t_data=1.0, t_noise=0.0, probes=None,
+                       prior_log_prob=standard_normal_log_prob, rtol=1e-5, atol=1e-5):
+    """Log-density of `x` under the flow of `velocity`, in nats per example.
+
+    Args:
+        velocity: callable `(x, t) -> dx/dt`.
+        x: `(batch, ...)` data points (model space).
+        t_data, t_noise: the data and the noise ends of time.
+        probes: None for the exact divergence, or a tensor like `x` of Rademacher or
+            Gaussian probes for Hutchinson's estimator (fixed along the path).
+        prior_log_prob: log-density of the noise end.
+
+    Returns:
+        `(log_prob, nfe)`: `(batch,)` log-densities and the solver's NFE.
+    """
+    shape = tuple(x.shape[1:])
+    dims = int(np.prod(shape))
+    batch = ops.shape(x)[0]
+
+    def augmented(state, t):
+        z = ops.reshape(state[:, :dims], (batch, *shape))
+        v, div = divergence(lambda z: velocity(z, t), z, probes)
+        return ops.concatenate([ops.reshape(v, (batch, dims)), div[:, None]], axis=-1)
+
+    state = ops.concatenate([ops.reshape(x, (batch, dims)), ops.zeros((batch, 1))], axis=-1)
+    state, nfe = sample_rk45(augmented, state, t_data, t_noise, rtol=rtol, atol=atol)
+    z = ops.reshape(state[:, :dims], (batch, *shape))
+    # The last column holds integral_{data}^{noise} div dt = -integral_{noise}^{data} div dt.
+    return prior_log_prob(z) + state[:, dims], nfe
+
+
+def rademacher_like(x, seed):
+    """Random +-1 probes shaped like `x`."""
+    return ops.sign(keras.random.uniform(ops.shape(x), seed=seed) - 0.5)

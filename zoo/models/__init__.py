@@ -1,0 +1,6 @@
+"""Family models: thin `keras.Model` subclasses wiring a network to an objective and samplers."""
+
+from zoo.models.base import GenerativeModel
+from zoo.models.rectified_flow import RectifiedFlow
+
+__all__ = ["GenerativeModel", "RectifiedFlow"]

@@ -1,0 +1,1 @@
+"""Training objectives: a data batch -> the tensors a loss reduces. Training only."""

@@ -1,0 +1,153 @@
+"""Resumable training on the stock `fit()`: shuffled batches, a training state written
+atomically every epoch (weights, optimizer, EMA, seeds, history), and the exported
+inference checkpoint at the end. A killed run continues where it stopped."""
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo import datasets
+from zoo.checkpoint import save_checkpoint, write_atomically
+
+STATE_DIR, EXPORT_DIR = "state", "checkpoint"
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Shuffled mini-batches from NumPy arrays, reshuffled each epoch from `seed`.
+
+    uint8 images are mapped to [-1, 1] per batch (so the float copy of a dataset never
+    sits in memory) and optionally flipped left-right. With `labels` or `noise` the
+    batches are dicts `{"data", "labels", "noise"}` as the family models take them.
+
+    Args:
+        data: array `(N, ...)`, uint8 images or model-space floats.
+        batch_size: int.
+        labels: optional `(N,)` int array.
+        noise: optional `(N, ...)` noise paired with `data` (reflow couplings).
+        flip: bool. Random horizontal flips (images only; not with `noise`).
+        seed: int. Shuffle and flip seed.
+    """
+
+    def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if flip and noise is not None:
+            raise ValueError("`flip` would break the (noise, data) coupling; use flip=False with `noise`.")
+        self.data, self.labels, self.noise = data, labels, noise
+        self.batch_size, self.flip, self.seed = batch_size, flip, seed
+        self.epoch = 0
+        self._order = None
+
+    def __len__(self):
+        return len(self.data) // self.batch_size  # drop the ragged last batch: one trace
+
+    def _indices(self):
+        if self._order is None:
+            self._order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
+        return self._order
+
+    def __getitem__(self, index):
+        idx = np.sort(self._indices()[index * self.batch_size:(index + 1) * self.batch_size])
+        data = self.data[idx]
+        if data.dtype == np.uint8:
+            data = datasets.to_model_space(data)
+        if self.flip:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            flips = rng.random(len(idx)) < 0.5
+            data = np.where(flips[:, None, None, None], data[:, :, ::-1], data)
+        if self.labels is None and self.noise is None:
+            return (data,)
+        batch = {"data": data}
+        if self.labels is not None:
+            batch["labels"] = self.labels[idx].astype("int32")
+        if self.noise is not None:
+            batch["noise"] = self.noise[idx]
+        return (batch,)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = None
+
+
+def _state_path(workdir):
+    return Path(workdir) / STATE_DIR
+
+
+def save_training_state(model, workdir, epoch, info):
+    """Write `workdir/state` atomically: weights with optimizer, seed state, progress."""
+    seed_state = ops.convert_to_numpy(model.seed_generator.state).tolist()
+
+    def write(tmp):
+        model.save_weights(tmp / "model.weights.h5")
+        (tmp / "training.json").write_text(json.dumps({**info, "epoch": epoch, "seed_state": seed_state}, indent=2))
+
+    write_atomically(_state_path(workdir), write, overwrite=True)
+
+
+def restore_training_state(model, workdir):
+    """Load `workdir/state` into a compiled `model`; returns the saved progress dict
+    (`{}` when starting fresh)."""
+    state = _state_path(workdir)
+    if not (state / "training.json").is_file():
+        return {}
+    if not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    model.load_weights(state / "model.weights.h5")
+    info = json.loads((state / "training.json").read_text())
+    model.seed_generator.state.assign(np.asarray(info.pop("seed_state"), dtype=model.seed_generator.state.dtype))
+    return info
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Save the training state after every epoch (see `save_training_state`)."""
+
+    def __init__(self, workdir, info):
+        super().__init__()
+        self.workdir, self.info = workdir, info
+        self._started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        info = self.info
+        for key, value in (logs or {}).items():
+            info.setdefault("history", {}).setdefault(key, []).append(float(value))
+        info["wall_seconds"] = info.get("wall_seconds_before", 0.0) + time.monotonic() - self._started
+        info["images_seen"] = info.get("images_seen", 0) + info["images_per_epoch"]
+        save_training_state(self.model, self.workdir, epoch + 1, info)
+
+
+def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verbose="auto",
+          metadata=None):
+    """Fit `model` on `batches` (an `ArrayBatches`) for `epochs` in total, resuming from
+    `workdir/state` if an earlier run left one, then export `workdir/checkpoint`.
+
+    Args:
+        model: a zoo family model.
+        batches: `ArrayBatches`.
+        workdir: directory for the training state and the exported checkpoint.
+        epochs: int. Total epochs (including those already done).
+        optimizer: a Keras optimizer (default AdamW(2e-4)); ignored if `model` is compiled.
+        callbacks: extra Keras callbacks.
+        metadata: dict merged into the exported checkpoint's `metadata.json`.
+
+    Returns:
+        The exported inference model (EMA weights, no shadow copy).
+    """
+    if not model.compiled:
+        model.compile(optimizer=optimizer or keras.optimizers.AdamW(2e-4))
+    info = restore_training_state(model, workdir)
+    done = info.get("epoch", 0)
+    info.pop("epoch", None)
+    info["wall_seconds_before"] = info.get("wall_seconds", 0.0)
+    info["images_per_epoch"] = len(batches) * batches.batch_size
+    batches.epoch = done
+    if done < epochs:
+        model.fit(batches, epochs=epochs, initial_epoch=done, verbose=verbose,
+                  callbacks=[TrainingState(workdir, info), *callbacks])
+    exported = model.copy(ema_decay=None) if model.ema_network is not None else model
+    training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history")}
+    save_checkpoint(exported, Path(workdir) / EXPORT_DIR, overwrite=True,
+                    metadata={"training": {**training, "epochs": epochs}, **(metadata or {})})
+    return exported
