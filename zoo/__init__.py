@@ -11,10 +11,11 @@ checkpoints.
 __version__ = "0.1.0"
 
 from zoo import datasets, metrics  # noqa: E402  (pure NumPy, no backend needed)
+from zoo import layers, networks  # noqa: E402  (registers the layer classes)
 from zoo import models  # noqa: E402  (registers the families and their configs)
 from zoo.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from zoo.pretrained import list_models, load, push_to_hub  # noqa: E402
 from zoo.registry import create, list_configs  # noqa: E402
 
-__all__ = ["create", "datasets", "list_configs", "list_models", "load", "load_checkpoint",
-           "metrics", "models", "push_to_hub", "save_checkpoint"]
+__all__ = ["create", "datasets", "layers", "list_configs", "list_models", "load", "load_checkpoint",
+           "metrics", "models", "networks", "push_to_hub", "save_checkpoint"]

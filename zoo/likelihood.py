@@ -52,6 +52,7 @@ def ode_log_likelihood(velocity, x, *, t_data=1.0, t_noise=0.0, probes=None,
     Returns:
         `(log_prob, nfe)`: `(batch,)` log-densities and the solver's NFE.
     """
+    x = ops.convert_to_tensor(x, "float32")
     shape = tuple(x.shape[1:])
     dims = int(np.prod(shape))
     batch = ops.shape(x)[0]

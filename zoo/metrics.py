@@ -60,6 +60,7 @@ def straightness(velocity, noise, steps):
         `(batch,)` straightness per example.
     """
     times = uniform_times(steps)
+    noise = ops.convert_to_tensor(noise, "float32")
     batch = ops.shape(noise)[0]
     dims = int(np.prod(noise.shape[1:]))
 

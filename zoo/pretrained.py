@@ -3,12 +3,16 @@ shipped in the package), the bundled mirror, the Hugging Face cache and the Hub.
 
 import functools
 import json
+import math
+import re
 import tempfile
 from pathlib import Path
 
-from zoo import hub
-from zoo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from zoo.registry import did_you_mean
+import keras
+
+from zoo import datasets, hub
+from zoo.checkpoint import REQUIRED_FILES, CheckpointError, load_checkpoint, save_checkpoint
+from zoo.registry import did_you_mean, list_configs
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The registry is the repo root's checkpoints.json; zoo/checkpoints.json links to it so
@@ -37,6 +41,104 @@ def describe_models():
     return {name: entry["description"] for name, entry in sorted(registry()["checkpoints"].items())}
 
 
+ENTRY_FIELDS = ("description", "family", "config", "hub", "files", "parameters", "dataset",
+                "recipe", "sampler", "metrics", "training", "license")
+TRAINING_FIELDS = ("hardware", "wall_time", "images_seen", "command")
+_NAME = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
+_REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
+_SHA1, _SHA256 = re.compile(r"[0-9a-f]{40}"), re.compile(r"[0-9a-f]{64}")
+
+
+def _entry_problems(entry):
+    """Each way `entry` breaks the checkpoints.json schema, as one line of text."""
+    if not isinstance(entry, dict):
+        return [f"must be a JSON object, not {type(entry).__name__}"]
+    problems = [f"missing field `{k}`" for k in ENTRY_FIELDS if k not in entry]
+    problems += [f"unknown field `{k}`.{did_you_mean(k, ENTRY_FIELDS)}"
+                 for k in entry if k not in ENTRY_FIELDS]
+
+    def text(value):
+        return isinstance(value, str) and value.strip() != ""
+
+    def count(value, low=0):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+    def check(field, ok, want):
+        if field in entry and not ok(entry[field]):
+            problems.append(f"`{field}` = {entry[field]!r}: must be {want}")
+
+    check("description", lambda v: text(v) and "\n" not in v, "a one-line string")
+    check("license", text, "a license id such as 'apache-2.0'")
+    check("parameters", lambda v: count(v, 1), "an integer >= 1")
+    configs = list_configs()
+    check("config", lambda v: v in configs,
+          f"a registered config (zoo.list_configs()).{did_you_mean(entry.get('config'), configs)}")
+    # load() compares this with the class name the checkpoint's metadata.json records.
+    check("family", lambda v: text(v) and _family_class(v) is not None,
+          "the class name of a zoo model registered with Keras, e.g. 'RectifiedFlow'")
+    check("dataset", lambda v: v in datasets.list_datasets(),
+          f"one of zoo.datasets.list_datasets() {datasets.list_datasets()}")
+    check("recipe", lambda v: text(v) and v.startswith("recipes/") and v.endswith(".py")
+          and ".." not in v.split("/"), "a path 'recipes/<file>.py' in the zoo repository")
+    check("hub", lambda v: isinstance(v, dict) and set(v) == {"repo_id", "revision"}
+          and isinstance(v["repo_id"], str) and _REPO_ID.fullmatch(v["repo_id"]) is not None
+          and (v["revision"] is None or (isinstance(v["revision"], str)
+                                         and _SHA1.fullmatch(v["revision"]) is not None)),
+          "{'repo_id': 'owner/name', 'revision': a 40-hex commit sha, or null until published}")
+    check("sampler", lambda v: isinstance(v, dict) and v and count(v.get("steps", 1), 1) and all(
+        isinstance(k, str) and isinstance(x, (str, int, float, type(None))) for k, x in v.items()),
+        "a non-empty object of recommended settings (e.g. solver, steps >= 1)")
+    check("metrics", lambda v: isinstance(v, dict) and all(
+        isinstance(m, dict) and set(m) == {"value", "how"} and text(m["how"])
+        and isinstance(m["value"], (int, float)) and not isinstance(m["value"], bool)
+        and math.isfinite(m["value"]) for m in v.values()),
+        "{name: {'value': a finite number, 'how': how it was measured}}")
+    check("training", lambda v: isinstance(v, dict) and set(v) == set(TRAINING_FIELDS)
+          and text(v["hardware"]) and text(v["command"]) and count(v["images_seen"])
+          and (text(v["wall_time"]) or count(v["wall_time"])),
+          f"an object with exactly {', '.join(TRAINING_FIELDS)} (images_seen an integer)")
+    files = entry.get("files")
+    if "files" in entry:
+        if not (isinstance(files, dict) and set(files) == {"sha256", "size"}
+                and all(isinstance(files[k], dict) for k in files)):
+            problems.append("`files` must be {'sha256': {file: hex}, 'size': {file: bytes}}")
+        else:
+            digests, sizes = files["sha256"], files["size"]
+            missing = [n for n in REQUIRED_FILES if n not in digests]
+            if missing:
+                problems.append(f"`files` must list {', '.join(missing)}")
+            if set(digests) != set(sizes):
+                problems.append("`files.sha256` and `files.size` must name the same files")
+            for file, digest in digests.items():
+                if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+                    problems.append(f"`files.sha256[{file!r}]` must be 64 lowercase hex digits")
+                if file.startswith("/") or ".." in file.split("/") or "\\" in file:
+                    problems.append(f"`files` name {file!r} must be a relative path")
+            for file, size in sizes.items():
+                if not count(size):
+                    problems.append(f"`files.size[{file!r}]` must be an integer >= 0")
+    return problems
+
+
+def _family_class(family):
+    """The zoo model class called `family`, or None."""
+    return keras.saving.get_registered_object(f"zoo>{family}")
+
+
+def validate_entry(name, entry):
+    """Check one `checkpoints.json` entry against the schema (field types, a registered
+    config and family, a known dataset, pinned files); ValueError listing every problem.
+    Whether the recipe file and the bundled mirror exist is the repository's business
+    (tests/test_registry_schema.py), not this function's."""
+    problems = [] if isinstance(name, str) and _NAME.fullmatch(name) else [
+        "the name must be lowercase words joined by '-', e.g. 'rectified-flow-cifar'"]
+    problems += _entry_problems(entry)
+    if problems:
+        raise ValueError(f"checkpoints.json entry {name!r} is invalid:\n  - "
+                         + "\n  - ".join(problems))
+    return entry
+
+
 def get_entry(name):
     """The `checkpoints.json` entry for `name`, or a ValueError with close matches."""
     entries = registry()["checkpoints"]
@@ -60,7 +162,8 @@ def resolve(name_or_path, revision=None):
     if path.is_dir():
         return path
     if "/" in text or text.startswith("."):
-        raise FileNotFoundError(f"No checkpoint directory at {path}.")
+        hint = f" For a Hub repository write 'hf://{text}'." if _REPO_ID.fullmatch(text) else ""
+        raise FileNotFoundError(f"No checkpoint directory at {path}.{hint}")
     entry = get_entry(text)
     pinned = entry["hub"]["revision"]
     files = entry["files"]

@@ -17,11 +17,14 @@ STATE_DIR, EXPORT_DIR = "state", "checkpoint"
 
 
 class ArrayBatches(keras.utils.PyDataset):
-    """Shuffled mini-batches from NumPy arrays, reshuffled each epoch from `seed`.
+    """Shuffled mini-batches from NumPy arrays, deterministic in (seed, step).
 
-    uint8 images are mapped to [-1, 1] per batch (so the float copy of a dataset never
-    sits in memory) and optionally flipped left-right. With `labels` or `noise` the
-    batches are dicts `{"data", "labels", "noise"}` as the family models take them.
+    A Keras "epoch" here is `steps_per_epoch` batches (default: one pass). Passes over
+    the data are reshuffled from `seed`, and a batch depends only on its global step,
+    so a run resumed at any epoch sees exactly the batches it would have seen.
+    uint8 images are mapped to [-1, 1] per batch (the float copy of a dataset never sits
+    in memory) and optionally flipped left-right. With `labels` or `noise` the batches
+    are dicts `{"data", "labels", "noise"}` as the family models take them.
 
     Args:
         data: array `(N, ...)`, uint8 images or model-space floats.
@@ -30,33 +33,41 @@ class ArrayBatches(keras.utils.PyDataset):
         noise: optional `(N, ...)` noise paired with `data` (reflow couplings).
         flip: bool. Random horizontal flips (images only; not with `noise`).
         seed: int. Shuffle and flip seed.
+        steps_per_epoch: int or None. Batches per Keras epoch (checkpoint interval).
     """
 
-    def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, seed=0, **kwargs):
+    def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, seed=0,
+                 steps_per_epoch=None, **kwargs):
         super().__init__(**kwargs)
         if flip and noise is not None:
             raise ValueError("`flip` would break the (noise, data) coupling; use flip=False with `noise`.")
+        if len(data) < batch_size:
+            raise ValueError(f"`batch_size`={batch_size} is larger than the {len(data)} examples.")
         self.data, self.labels, self.noise = data, labels, noise
         self.batch_size, self.flip, self.seed = batch_size, flip, seed
-        self.epoch = 0
-        self._order = None
+        self.batches_per_pass = len(data) // batch_size  # drop the ragged batch: one trace
+        self.steps_per_epoch = steps_per_epoch or self.batches_per_pass
+        self.epoch = 0  # set by `train` at the start of each epoch
+        self._order = (None, None)
 
     def __len__(self):
-        return len(self.data) // self.batch_size  # drop the ragged last batch: one trace
+        return self.steps_per_epoch
 
-    def _indices(self):
-        if self._order is None:
-            self._order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
-        return self._order
+    def _permutation(self, data_pass):
+        if self._order[0] != data_pass:
+            self._order = (data_pass, np.random.default_rng([self.seed, data_pass]).permutation(len(self.data)))
+        return self._order[1]
 
     def __getitem__(self, index):
-        idx = np.sort(self._indices()[index * self.batch_size:(index + 1) * self.batch_size])
+        step = self.epoch * self.steps_per_epoch + index
+        data_pass, position = divmod(step, self.batches_per_pass)
+        order = self._permutation(data_pass)
+        idx = np.sort(order[position * self.batch_size:(position + 1) * self.batch_size])
         data = self.data[idx]
         if data.dtype == np.uint8:
             data = datasets.to_model_space(data)
         if self.flip:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            flips = rng.random(len(idx)) < 0.5
+            flips = np.random.default_rng([self.seed, step, 1]).random(len(idx)) < 0.5
             data = np.where(flips[:, None, None, None], data[:, :, ::-1], data)
         if self.labels is None and self.noise is None:
             return (data,)
@@ -66,10 +77,6 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.noise is not None:
             batch["noise"] = self.noise[idx]
         return (batch,)
-
-    def on_epoch_end(self):
-        self.epoch += 1
-        self._order = None
 
 
 def _state_path(workdir):
@@ -104,17 +111,21 @@ def restore_training_state(model, workdir):
 class TrainingState(keras.callbacks.Callback):
     """Save the training state after every epoch (see `save_training_state`)."""
 
-    def __init__(self, workdir, info):
+    def __init__(self, workdir, info, batches):
         super().__init__()
-        self.workdir, self.info = workdir, info
+        self.workdir, self.info, self.batches = workdir, info, batches
         self._started = time.monotonic()
+        self._wall_before = info.get("wall_seconds", 0.0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         info = self.info
         for key, value in (logs or {}).items():
             info.setdefault("history", {}).setdefault(key, []).append(float(value))
-        info["wall_seconds"] = info.get("wall_seconds_before", 0.0) + time.monotonic() - self._started
-        info["images_seen"] = info.get("images_seen", 0) + info["images_per_epoch"]
+        info["wall_seconds"] = self._wall_before + time.monotonic() - self._started
+        info["images_seen"] = info.get("images_seen", 0) + len(self.batches) * self.batches.batch_size
         save_training_state(self.model, self.workdir, epoch + 1, info)
 
 
@@ -140,12 +151,11 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
     info = restore_training_state(model, workdir)
     done = info.get("epoch", 0)
     info.pop("epoch", None)
-    info["wall_seconds_before"] = info.get("wall_seconds", 0.0)
-    info["images_per_epoch"] = len(batches) * batches.batch_size
-    batches.epoch = done
     if done < epochs:
-        model.fit(batches, epochs=epochs, initial_epoch=done, verbose=verbose,
-                  callbacks=[TrainingState(workdir, info), *callbacks])
+        # shuffle=False: the batches are already shuffled, deterministically; fit would
+        # otherwise reorder them with an unseeded generator and break exact resumption.
+        model.fit(batches, epochs=epochs, initial_epoch=done, verbose=verbose, shuffle=False,
+                  callbacks=[TrainingState(workdir, info, batches), *callbacks])
     exported = model.copy(ema_decay=None) if model.ema_network is not None else model
     training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history")}
     save_checkpoint(exported, Path(workdir) / EXPORT_DIR, overwrite=True,

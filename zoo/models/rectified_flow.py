@@ -233,11 +233,12 @@ def _register():
         "rectified_flow_tiny", _rectified_flow, "Tiny U-Net (tests, smoke runs); 16x16x3 default.",
         network=("unet", dict(base_channels=16, channel_mults=(1, 2), num_res_blocks=1,
                               attention_resolutions=(8,), groups=8)), data_shape=(16, 16, 3))
+    # Sized for 2 CPU cores: ~30 CIFAR images/s training on PyTorch (64 channels: ~10/s).
     register_config(
         "rectified_flow_small", _rectified_flow,
-        "U-Net sized for CPU training (CIFAR-10 / MNIST): 64 channels, mults 1-2-2, 2 blocks.",
-        network=("unet", dict(base_channels=64, channel_mults=(1, 2, 2), num_res_blocks=2,
-                              dropout=0.1, groups=16, **unet)))
+        "U-Net sized for CPU training (CIFAR-10 / MNIST): 32 channels, mults 1-2-2, 2 blocks (1.6M).",
+        network=("unet", dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=2,
+                              attention_resolutions=(8,), dropout=0.1, groups=8)))
     register_config(
         "rectified_flow_base", _rectified_flow,
         "DDPM++-size U-Net for CIFAR-10 on a GPU: 128 channels, mults 1-2-2-2, 2 blocks (~36M).",

@@ -15,7 +15,7 @@ def _time(times, i, x):
 
 def sample_euler(velocity, x, times):
     """Euler's method along the grid `times` (NFE = len(times) - 1)."""
-    times = ops.convert_to_tensor(np.asarray(times, "float32"))
+    x, times = ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(np.asarray(times, "float32"))
 
     def step(i, x):
         dt = ops.take(times, i + 1) - ops.take(times, i)
@@ -26,7 +26,7 @@ def sample_euler(velocity, x, times):
 
 def sample_heun(velocity, x, times):
     """Heun's 2nd-order method (explicit trapezoid) along `times` (NFE = 2 per step)."""
-    times = ops.convert_to_tensor(np.asarray(times, "float32"))
+    x, times = ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(np.asarray(times, "float32"))
 
     def step(i, x):
         dt = ops.take(times, i + 1) - ops.take(times, i)
@@ -58,6 +58,7 @@ def sample_rk45(velocity, x, t_start=0.0, t_end=1.0, rtol=1e-5, atol=1e-5, max_s
     A step is accepted when the RMS of error / (atol + rtol * |x|) over the whole batch
     is <= 1, as in scipy's `RK45`; the step size then follows the standard 1/5-power rule.
     """
+    x = ops.convert_to_tensor(x, "float32")
     direction = 1.0 if t_end >= t_start else -1.0
     span = abs(float(t_end) - float(t_start))
 

@@ -1,0 +1,107 @@
+"""Bundle a trained checkpoint into the local mirror and register it in checkpoints.json.
+
+Copies `<run>/checkpoint` to `zoo/weights/<name>/`, draws `samples.png` with the
+recommended sampler, measures the metrics with `zoo eval`, writes the model card
+(README.md) and the entry (file sha256 and sizes, metrics, training facts).
+
+    KERAS_BACKEND=jax python scripts/bundle.py rectified-flow-moons runs/rectified-flow-moons \\
+        --config rectified_flow_mlp --dataset moons --steps 100 \\
+        --description "1-rectified flow on two moons (MLP)"
+
+The Hub revision stays null until `scripts/publish.py --write` pushes it.
+"""
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import zoo
+from zoo import cli, hub
+from zoo.checkpoint import REQUIRED_FILES, write_atomically
+from zoo.pretrained import MIRROR_DIR, REGISTRY_FILE, validate_entry
+
+ORG = "zoo-models"
+CPU = "2-core x86-64 CPU (no GPU), the project's development machine"
+
+
+def measure(directory, args):
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "eval.json"
+        cli.main(["eval", str(directory), "--num", str(args.eval_num), "--steps", str(args.steps),
+                  "--solver", args.solver, "--json", str(report)])
+        measured = json.loads(report.read_text())["metrics"]
+    return {slug(name): {"value": round(m["value"], 5), "how": m["how"]} for name, m in measured.items()}
+
+
+def slug(name):
+    """'NN distance sample->data' -> 'nn_distance_sample_to_data'."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower().replace("->", " to ").replace("/", " per ")).strip("_")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("name")
+    parser.add_argument("run", type=Path, help="training workdir holding checkpoint/")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--description", required=True)
+    parser.add_argument("--recipe", help="default recipes/<name with - -> _>.py")
+    parser.add_argument("--solver", default="euler")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--num", type=int, default=64, help="samples in samples.png")
+    parser.add_argument("--eval-num", type=int, default=2000)
+    parser.add_argument("--hardware", default=CPU)
+    parser.add_argument("--backend", default=None, help="backend the run trained on")
+    parser.add_argument("--license", default="apache-2.0")
+    args = parser.parse_args(argv)
+
+    source = args.run / "checkpoint"
+    recipe = args.recipe or f"recipes/{args.name.replace('-', '_')}.py"
+    metadata = json.loads((source / "metadata.json").read_text())
+    training = metadata.get("training", {})
+    target = MIRROR_DIR / args.name
+
+    def copy(tmp):
+        for name in REQUIRED_FILES:
+            shutil.copy2(source / name, tmp / name)
+        cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
+                  "--solver", args.solver, "--seed", "0", "--out", str(tmp / "samples.png")])
+
+    write_atomically(target, copy, overwrite=True)
+    files = hub.file_table(target, [*REQUIRED_FILES, "samples.png"])
+    backend = args.backend or metadata.get("backend")
+    entry = {
+        "description": args.description,
+        "family": metadata["family"],
+        "config": args.config,
+        "hub": {"repo_id": f"{ORG}/{args.name}", "revision": None},
+        "files": files,
+        "parameters": metadata["parameters"],
+        "dataset": args.dataset,
+        "recipe": recipe,
+        "sampler": {"solver": args.solver, "steps": args.steps},
+        "metrics": measure(target, args),
+        "training": {
+            "hardware": args.hardware,
+            "wall_time": f"{training.get('wall_seconds', 0) / 60:.1f} min ({backend} backend)",
+            "images_seen": int(training.get("images_seen") or 0),
+            "command": f"KERAS_BACKEND={backend} zoo train {recipe} --workdir {args.run}",
+        },
+        "license": args.license,
+    }
+    validate_entry(args.name, entry)
+    (target / "README.md").write_text(hub.render_model_card(args.name, entry))
+    registry = json.loads(REGISTRY_FILE.read_text())
+    registry["checkpoints"][args.name] = entry
+    registry["checkpoints"] = dict(sorted(registry["checkpoints"].items()))
+    REGISTRY_FILE.resolve().write_text(json.dumps(registry, indent=2) + "\n")
+    print(json.dumps({args.name: entry}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Regenerate tests/golden/: a tiny rectified-flow U-Net with fixed random weights and
+its velocity and Euler samples on fixed noise. Cross-backend tests load these files
+instead of comparing seeded draws (seeds differ between backends).
+
+    KERAS_BACKEND=jax python scripts/make_golden.py
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import zoo
+
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
+SHAPE = (8, 8, 3)
+
+
+def tiny_model():
+    """The golden architecture (weights come from the file)."""
+    return zoo.create("rectified_flow_tiny", data_shape=SHAPE, ema_decay=None, seed=0)
+
+
+def main():
+    rng = np.random.default_rng(1234)
+    model = tiny_model()
+    # Random weights everywhere: the zero-initialized convs would make a trivial golden.
+    model.set_weights([rng.normal(scale=0.1, size=w.shape).astype("float32") for w in model.get_weights()])
+    noise = rng.normal(size=(4, *SHAPE)).astype("float32")
+    t = np.array([0.0, 0.25, 0.5, 0.9], "float32")
+    velocity = keras.ops.convert_to_numpy(model.velocity(noise, t))
+    samples = model.sample(noise=noise, steps=3, solver="euler", raw=True)
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    model.save_weights(GOLDEN / "rectified_flow_tiny.weights.h5")
+    np.savez(GOLDEN / "rectified_flow_tiny.npz", noise=noise, t=t, velocity=velocity, samples=samples)
+    print(f"wrote {GOLDEN}; backend {keras.backend.backend()}; |v| max {np.abs(velocity).max():.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""zoo.load / zoo.push_to_hub / scripts/publish.py end to end: a tiny rectified flow
+published to the loopback stand-in Hub (tests/hub_server.py) through the real
+huggingface_hub client, registered in a temporary checkpoints.json, and loaded back."""
+
+import hashlib
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from hub_server import local_hub  # noqa: F401  (the fixture)
+from zoo import hub, pretrained
+from zoo.checkpoint import CheckpointError
+from zoo.hub import ChecksumError, HubUnavailableError
+
+pytest.importorskip("huggingface_hub")
+
+NAME = "rectified-flow-moons-test"
+REPO = "zoo-test/rectified-flow-moons-test"
+NOISE = np.random.default_rng(0).standard_normal((8, 2)).astype("float32")
+FIELDS = {  # what push_to_hub cannot know; it fills in family, parameters, files and hub
+    "description": "A 2-D rectified flow, untrained, small enough for tests.",
+    "config": "rectified_flow_mlp",
+    "dataset": "moons",
+    "recipe": "recipes/rectified_flow_moons.py",
+    "sampler": {"solver": "euler", "steps": 4},
+    "metrics": {"energy_distance": {"value": 0.5, "how": "1k samples vs 1k test points"}},
+    "training": {"hardware": "none", "wall_time": "0s", "images_seen": 0,
+                 "command": "zoo.create('rectified_flow_mlp', seed=0, ema_decay=None)"},
+    "license": "apache-2.0",
+}
+
+
+def sample(model):
+    return model.sample(noise=NOISE, steps=4)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return zoo.create("rectified_flow_mlp", seed=0, ema_decay=None)
+
+
+@pytest.fixture(scope="module")
+def expected(model):
+    return sample(model)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(model, tmp_path_factory):
+    return zoo.save_checkpoint(model, tmp_path_factory.mktemp("saved") / NAME)
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """`register(entries)`: a temporary checkpoints.json and (empty) bundled mirror in
+    place of the real ones, which stay untouched."""
+    monkeypatch.setattr(pretrained, "MIRROR_DIR", tmp_path / "weights")
+    (tmp_path / "weights").mkdir()
+    versions = iter(range(100))
+
+    def register(entries):
+        # A new file each time: the registry cache is keyed by path and mtime.
+        path = tmp_path / f"checkpoints-{next(versions)}.json"
+        path.write_text(json.dumps({"format_version": 1, "checkpoints": entries}))
+        monkeypatch.setattr(pretrained, "REGISTRY_FILE", path)
+        return path
+
+    return register
+
+
+@pytest.fixture
+def published(local_hub, registry, model):  # noqa: F811
+    """The model pushed to the local Hub and registered under NAME at the pushed commit."""
+    entry = zoo.push_to_hub(model, REPO, entry=FIELDS, name=NAME)
+    registry({NAME: entry})
+    return entry
+
+
+@pytest.fixture
+def no_load(monkeypatch):
+    """Records every checkpoint zoo.load deserializes: must stay empty after a refusal."""
+    loaded = []
+    real = pretrained.load_checkpoint
+    monkeypatch.setattr(pretrained, "load_checkpoint",
+                        lambda directory, **kw: loaded.append(directory) or real(directory, **kw))
+    return loaded
+
+
+def bundle(registry, checkpoint, **changes):
+    """Copy `checkpoint` into the temporary mirror and register it, not yet published."""
+    mirror = pretrained.MIRROR_DIR / NAME
+    shutil.copytree(checkpoint, mirror)
+    entry = {**FIELDS, "family": "RectifiedFlow", "parameters": 1,
+             "hub": {"repo_id": REPO, "revision": None}, "files": hub.file_table(mirror),
+             **changes}
+    registry({NAME: entry})
+    return mirror, entry
+
+
+def go_offline(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # read once, at import
+
+
+def test_push_register_load_at_pinned_revision(published, local_hub, model, expected):  # noqa: F811
+    entry = published
+    assert json.loads(json.dumps(entry)) == entry  # what `zoo push` prints and we paste
+    pretrained.validate_entry(NAME, entry)
+    revision = entry["hub"]["revision"]
+    assert len(revision) == 40 and entry["family"] == "RectifiedFlow"
+    assert entry["parameters"] == model.count_params()
+    assert set(entry["files"]["sha256"]) == {"config.json", "metadata.json", "model.weights.h5"}
+    # main moves on; the registered name still loads the pinned commit.
+    zoo.push_to_hub(zoo.create("rectified_flow_mlp", seed=1, ema_decay=None), REPO, name=NAME)
+    loaded = zoo.load(NAME)
+    assert loaded.checkpoint_dir.name == revision
+    np.testing.assert_array_equal(sample(loaded), expected)
+    from huggingface_hub import hf_hub_download
+
+    card = Path(hf_hub_download(REPO, "README.md", revision=revision)).read_text()
+    assert f'zoo.load("{NAME}")' in card and f'load_model("hf://{REPO}")' in card
+
+
+def test_tampered_file_on_hub_is_never_loaded(published, local_hub, no_load):  # noqa: F811
+    expected_sha = published["files"]["sha256"]["model.weights.h5"]
+    size = published["files"]["size"]["model.weights.h5"]
+    local_hub.tamper(REPO, "model.weights.h5", bytes(size), revision=published["hub"]["revision"])
+    with pytest.raises(ChecksumError) as info:
+        zoo.load(NAME)
+    assert info.value.path.name == "model.weights.h5"
+    got_sha = hashlib.sha256(bytes(size)).hexdigest()
+    assert f"has sha256 {got_sha}, expected {expected_sha}" in str(info.value)
+    assert "not loaded" in str(info.value)
+    assert no_load == []
+
+
+def test_truncated_bundled_file_reports_sizes(registry, checkpoint, expected, no_load):
+    mirror, entry = bundle(registry, checkpoint)
+    np.testing.assert_array_equal(sample(zoo.load(NAME)), expected)  # no Hub needed
+    assert no_load == [mirror]
+    size = entry["files"]["size"]["model.weights.h5"]
+    weights = mirror / "model.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ChecksumError, match=rf"model.weights.h5' has 1000 bytes, expected {size} "
+                                            r"\(truncated"):
+        zoo.load(NAME)
+    assert no_load == [mirror]
+
+
+def test_wrong_revision_is_a_clear_value_error(published):
+    for revision in ("f" * 40, "no-such-branch"):
+        with pytest.raises(ValueError, match=f"Revision '{revision}' does not exist in Hub repo "
+                                             f"'{REPO}'"):
+            zoo.load(NAME, revision=revision)
+
+
+def test_hub_down_and_nothing_cached(published, local_hub):  # noqa: F811
+    local_hub.stop()
+    with pytest.raises(HubUnavailableError, match="HF_HUB_OFFLINE=1") as info:
+        zoo.load(NAME)
+    assert "zoo.load(path)" in str(info.value) and REPO in str(info.value)
+
+
+def test_offline_with_warm_cache(published, local_hub, monkeypatch, expected):  # noqa: F811
+    first = zoo.load(NAME).checkpoint_dir
+    local_hub.stop()
+    go_offline(monkeypatch)
+    served = len(local_hub.requests)
+    loaded = zoo.load(NAME)
+    assert loaded.checkpoint_dir == first and len(local_hub.requests) == served
+    np.testing.assert_array_equal(sample(loaded), expected)
+
+
+def test_hf_uri_with_zoo_and_with_keras(local_hub, model, expected):  # noqa: F811
+    revision = zoo.push_to_hub(model, REPO)["hub"]["revision"]
+    for uri in (f"hf://{REPO}", f"hf://{REPO}@{revision}"):
+        np.testing.assert_array_equal(sample(zoo.load(uri)), expected)
+    # What we publish is a plain Keras directory: Keras alone loads it (zoo registers classes).
+    loaded = keras.saving.load_model(f"hf://{REPO}")
+    assert isinstance(loaded, zoo.models.RectifiedFlow)
+    np.testing.assert_array_equal(sample(loaded), expected)
+
+
+def test_local_directory(checkpoint, expected, tmp_path):
+    for path in (checkpoint, str(checkpoint)):
+        np.testing.assert_array_equal(sample(zoo.load(path)), expected)
+    with pytest.raises(FileNotFoundError, match="No checkpoint directory"):
+        zoo.load(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match=f"For a Hub repository write 'hf://{REPO}'"):
+        zoo.load(REPO)
+
+
+def test_newer_format_is_refused(checkpoint, tmp_path):
+    newer = shutil.copytree(checkpoint, tmp_path / "newer")
+    metadata = json.loads((newer / "metadata.json").read_text())
+    metadata.update(format_version=99, zoo_version="9.0.0")
+    (newer / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(CheckpointError, match=r"zoo 9\.0\.0 in checkpoint format 99.*Upgrade zoo"):
+        zoo.load(newer)
+
+
+def test_family_mismatch_is_refused(registry, checkpoint):
+    bundle(registry, checkpoint, family="Glow")
+    with pytest.raises(CheckpointError, match="holds a 'RectifiedFlow' model, not 'Glow'"):
+        zoo.load(NAME)
+
+
+def test_unknown_name_suggests(registry, checkpoint):
+    bundle(registry, checkpoint)
+    with pytest.raises(ValueError, match=f"Unknown model 'rectified-flow-moon-test'. "
+                                         f"Did you mean '{NAME}'"):
+        zoo.load("rectified-flow-moon-test")
+    assert zoo.list_models() == [NAME]
+
+
+def load_publish_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "publish.py"
+    spec = importlib.util.spec_from_file_location("publish", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_publish_script_round_trip(local_hub, registry, checkpoint, expected, capsys):  # noqa: F811
+    mirror, entry = bundle(registry, checkpoint, hub={"repo_id": "elsewhere/x", "revision": None})
+    publish = load_publish_script()
+    argv = ["--endpoint", local_hub.endpoint, "--token", local_hub.token, "--org", "zoo-test"]
+    assert publish.main(argv + ["--write"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(pretrained.REGISTRY_FILE.read_text())["checkpoints"]
+    assert printed == written
+    revision = written[NAME]["hub"]["revision"]
+    assert written[NAME] == {**entry, "hub": {"repo_id": "zoo-test/x", "revision": revision}}
+    # Without the bundled copy, the name now loads from the Hub at the pinned commit.
+    shutil.rmtree(mirror)
+    loaded = zoo.load(NAME)
+    assert loaded.checkpoint_dir.name == revision
+    np.testing.assert_array_equal(sample(loaded), expected)
+    # A bundled copy that is not what checkpoints.json pins is never published.
+    shutil.copytree(checkpoint, mirror)
+    (mirror / "config.json").write_text("{}")
+    assert publish.main(argv) == 1
+    assert "config.json" in capsys.readouterr().err
