@@ -32,7 +32,8 @@ def measure(directory, args):
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "eval.json"
         cli.main(["eval", str(directory), "--num", str(args.eval_num), "--steps", str(args.steps),
-                  "--solver", args.solver, "--json", str(report)])
+                  "--solver", args.solver, "--bpd-images", str(args.bpd_images),
+                  "--straightness-steps", str(args.straightness_steps), "--json", str(report)])
         measured = json.loads(report.read_text())["metrics"]
     return {slug(name): {"value": round(m["value"], 5), "how": m["how"]} for name, m in measured.items()}
 
@@ -53,7 +54,9 @@ def main(argv=None):
     parser.add_argument("--solver", default="euler")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--num", type=int, default=64, help="samples in samples.png")
-    parser.add_argument("--eval-num", type=int, default=2000)
+    parser.add_argument("--eval-num", type=int, default=2000, help="samples / paths for sample metrics")
+    parser.add_argument("--bpd-images", type=int, default=100, help="test images for bits/dim")
+    parser.add_argument("--straightness-steps", type=int, default=100)
     parser.add_argument("--hardware", default=CPU)
     parser.add_argument("--backend", default=None, help="backend the run trained on")
     parser.add_argument("--license", default="apache-2.0")

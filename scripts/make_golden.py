@@ -1,6 +1,8 @@
 """Regenerate tests/golden/: a tiny rectified-flow U-Net with fixed random weights and
-its velocity and Euler samples on fixed noise. Cross-backend tests load these files
-instead of comparing seeded draws (seeds differ between backends).
+its velocity and Euler samples on fixed noise, and for every bundled checkpoint its
+forward pass and a short sample from fixed noise (tests/golden/bundled/<name>.npz).
+Cross-backend tests load these files instead of comparing seeded draws (seeds differ
+between backends). Rerun after bundling a checkpoint.
 
     KERAS_BACKEND=jax python scripts/make_golden.py
 """
@@ -21,6 +23,16 @@ def tiny_model():
     return zoo.create("rectified_flow_tiny", data_shape=SHAPE, ema_decay=None, seed=0)
 
 
+def reference_outputs(model):
+    """Forward pass and a 2-step Euler sample from fixed noise, in model space."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(4, *model.data_shape)).astype("float32")
+    t = np.array([0.0, 0.3, 0.6, 0.95], "float32")
+    return {"noise": noise, "t": t,
+            "forward": keras.ops.convert_to_numpy(model.velocity(noise, t)),
+            "sample": model.sample(noise=noise, steps=2, solver="euler", raw=True)}
+
+
 def main():
     rng = np.random.default_rng(1234)
     model = tiny_model()
@@ -34,6 +46,10 @@ def main():
     model.save_weights(GOLDEN / "rectified_flow_tiny.weights.h5")
     np.savez(GOLDEN / "rectified_flow_tiny.npz", noise=noise, t=t, velocity=velocity, samples=samples)
     print(f"wrote {GOLDEN}; backend {keras.backend.backend()}; |v| max {np.abs(velocity).max():.3f}")
+    (GOLDEN / "bundled").mkdir(exist_ok=True)
+    for name in zoo.list_models():
+        np.savez(GOLDEN / "bundled" / f"{name}.npz", **reference_outputs(zoo.load(name)))
+        print(f"wrote {GOLDEN / 'bundled' / name}.npz")
 
 
 if __name__ == "__main__":

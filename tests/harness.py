@@ -15,7 +15,8 @@ class _LayerModel(keras.Model):
     vanishes for layers with a zero-initialized output (U-Net, attention)."""
 
     def __init__(self, layer, **kwargs):
-        super().__init__(**kwargs)
+        # An explicit name: the default "__layer_model" is not a valid TensorFlow scope.
+        super().__init__(name="layer_model", **kwargs)
         self.layer = layer
 
     def call(self, inputs, training=False):

@@ -18,8 +18,9 @@ from zoo.samplers.ode import sample_rk45
 
 def standard_normal_log_prob(z):
     """log N(z; 0, I) summed over all but the batch axis."""
-    flat = ops.reshape(z, (ops.shape(z)[0], -1))
-    return -0.5 * ops.sum(ops.square(flat), axis=-1) - 0.5 * flat.shape[-1] * math.log(2 * math.pi)
+    dims = int(np.prod(z.shape[1:]))  # static, also when the batch size is not
+    flat = ops.reshape(z, (-1, dims))
+    return -0.5 * ops.sum(ops.square(flat), axis=-1) - 0.5 * dims * math.log(2 * math.pi)
 
 
 def divergence(fn, x, probes=None):

@@ -1,0 +1,158 @@
+"""The `zoo` command line, called in-process through `zoo.cli.main`: tiny untrained
+checkpoints saved in tmp dirs, a 4-step training recipe, no network."""
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import zoo
+from zoo import cli, datasets, pretrained
+
+REGISTRY = {"format_version": 1, "checkpoints": {
+    "rectified-flow-moons": {"description": "1-rectified flow on the two moons.",
+                             "family": "RectifiedFlow"}}}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """Untrained checkpoints: a 16x16x3 U-Net and a 2-D MLP."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    image = zoo.save_checkpoint(zoo.create("rectified_flow_tiny", seed=0, ema_decay=None), root / "tiny")
+    points = zoo.save_checkpoint(zoo.create("rectified_flow_mlp", seed=0, ema_decay=None), root / "mlp",
+                                 metadata={"dataset": "moons"})
+    return {"image": image, "points": points}
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """A registry holding one (never downloaded) checkpoint, for name lookups."""
+    monkeypatch.setattr(pretrained, "registry", lambda: REGISTRY)
+
+
+def run_cli(capsys, *argv):
+    """`zoo ARGV...` -> (exit status, stdout, stderr)."""
+    try:
+        status = cli.main([str(a) for a in argv])
+    except SystemExit as exit:
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_image_grid_layout():
+    images = np.arange(1, 6, dtype=np.uint8)[:, None, None, None] * np.ones((5, 2, 3, 1), np.uint8)
+    grid = cli.image_grid(images, nrow=2)
+    # 3 rows x 2 columns of 2x3 cells, 2 px of padding around every cell.
+    assert grid.shape == (3 * 4 + 2, 2 * 5 + 2, 1) and grid.dtype == np.uint8
+    for i in range(5):
+        top, left = 2 + (i // 2) * 4, 2 + (i % 2) * 5
+        assert np.all(grid[top:top + 2, left:left + 3] == i + 1), i
+    assert np.sum(grid > 0) == 5 * 2 * 3  # padding and the empty last cell stay 0
+
+
+def test_list_shows_checkpoints_and_configs(capsys, registered):
+    status, out, _ = run_cli(capsys, "list")
+    assert status == 0
+    assert "rectified-flow-moons" in out and "1-rectified flow on the two moons." in out
+    for name in zoo.list_configs():
+        assert name in out
+
+
+def test_sample_writes_image_grid(capsys, checkpoints, tmp_path):
+    out_file = tmp_path / "samples" / "grid.png"
+    status, out, _ = run_cli(capsys, "sample", checkpoints["image"], "--num", 5, "--nrow", 3,
+                             "--steps", 2, "--out", out_file)
+    assert status == 0
+    assert "NFE: 2" in out and str(out_file) in out
+    with Image.open(out_file) as image:
+        assert image.format == "PNG" and image.mode == "RGB"
+        # 2 rows x 3 columns of 16x16 images with 2 px padding.
+        assert image.size == (3 * 18 + 2, 2 * 18 + 2)
+
+
+def test_sample_points_as_plot_and_array(capsys, checkpoints, tmp_path):
+    status, out, _ = run_cli(capsys, "sample", checkpoints["points"], "--num", 7, "--steps", 3,
+                             "--out", tmp_path / "points.npy")
+    assert status == 0 and "NFE: 3" in out
+    points = np.load(tmp_path / "points.npy")
+    assert points.shape == (7, 2) and points.dtype == np.float32
+    assert run_cli(capsys, "sample", checkpoints["points"], "--num", 7, "--steps", 3,
+                   "--out", tmp_path / "points.png")[0] == 0
+    with Image.open(tmp_path / "points.png") as image:
+        assert image.size == (256, 256)
+
+
+def test_unknown_name_exits_2_with_suggestion(capsys, registered):
+    status, out, err = run_cli(capsys, "sample", "rectified-flow-moon")
+    assert status == 2
+    assert "Did you mean 'rectified-flow-moons'?" in err and "Traceback" not in err + out
+
+
+def test_config_name_is_explained(capsys):
+    status, _, err = run_cli(capsys, "sample", "rectified_flow_tiny")
+    assert status == 2 and "is a config" in err
+
+
+def test_missing_dataset_exits_2(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("ZOO_NO_DOWNLOAD", "1")
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "SHARED_DATA_DIR", tmp_path / "no-data")
+    checkpoint = zoo.save_checkpoint(zoo.create("rectified_flow_mlp", seed=0, ema_decay=None),
+                                     tmp_path / "mlp", metadata={"dataset": "mnist"})
+    status, _, err = run_cli(capsys, "eval", checkpoint)
+    assert status == 2 and "Dataset 'mnist' not found" in err
+
+
+def test_eval_points_writes_json(capsys, checkpoints, tmp_path):
+    status, out, _ = run_cli(capsys, "eval", checkpoints["points"], "--num", 64, "--steps", 4,
+                             "--test-points", 32, "--rtol", 1e-3, "--atol", 1e-3, "--json", tmp_path / "eval.json")
+    assert status == 0 and "log-likelihood" in out
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["dataset"] == "moons"
+    metrics = report["metrics"]
+    assert {"log-likelihood (nats)", "NN distance (symmetric)", "straightness"} <= set(metrics)
+    assert all(np.isfinite(m["value"]) for m in metrics.values())
+    assert metrics["log-likelihood (nats)"]["stderr"] > 0
+
+
+RECIPE = textwrap.dedent('''
+    import json
+    from pathlib import Path
+
+    import zoo
+    from zoo.training import ArrayBatches, train
+
+
+    def main(workdir="unused", epochs=1, smoke=False):
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        (Path(workdir) / "called.json").write_text(json.dumps([workdir, epochs, smoke]))
+        points, _ = zoo.datasets.load("moons", num=256)
+        model = zoo.create("rectified_flow_mlp", seed=0)
+        return train(model, ArrayBatches(points, 64, seed=0), workdir=workdir, epochs=epochs,
+                     verbose=0)
+''')
+
+
+def test_train_recipe_by_name(capsys, monkeypatch, tmp_path):
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "tiny_moons.py").write_text(RECIPE)
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run_cli(capsys, "train", "tiny-moons", "--smoke")
+    assert status == 0
+    workdir = tmp_path / "runs" / "tiny-moons"
+    # Only the given options reach the recipe: `epochs` keeps the recipe's default.
+    assert json.loads((workdir / "called.json").read_text()) == ["runs/tiny-moons", 1, True]
+    assert (workdir / "checkpoint" / "config.json").is_file()
+    assert "runs/tiny-moons/checkpoint" in out
+
+
+def test_unknown_recipe_exits_2(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = run_cli(capsys, "train", "rectified-flow-cifr")
+    assert status == 2 and "Did you mean 'rectified-flow-cifar'" in err
+    status, _, err = run_cli(capsys, "train", tmp_path / "missing.py")
+    assert status == 2 and "No recipe file" in err

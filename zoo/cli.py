@@ -1,0 +1,425 @@
+"""The `zoo` command (`python -m zoo`): list, sample, train and evaluate models.
+
+    zoo list
+    zoo sample NAME [--num 64] [--steps 50] [--solver euler] [--seed 0] [--out grid.png]
+    zoo train RECIPE [--workdir DIR] [--epochs N] [--smoke]
+    zoo eval NAME [--num 1000] [--steps 50] [--bpd-images 100] [--json PATH]
+
+NAME is a registered checkpoint (`zoo list`), a checkpoint directory or
+`hf://owner/repo`. The backend is Keras's: set `KERAS_BACKEND=jax|tensorflow|torch`.
+A user error (unknown name, missing dataset or file) prints one message, no
+traceback, and exits with status 2, like argparse's own usage errors.
+"""
+
+import argparse
+import dataclasses
+import functools
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import zoo
+from zoo import datasets
+from zoo.pretrained import describe_models
+from zoo.registry import describe_configs, did_you_mean
+
+REPO_ROOT = Path(zoo.__file__).resolve().parents[1]
+# Errors that mean "the request cannot be served", not "zoo has a bug": their message
+# is the whole story (names, paths and fixes are in it), so no traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, ConnectionError)
+
+
+# Pictures ---------------------------------------------------------------------------------
+
+def image_grid(images, nrow, padding=2, pad_value=0):
+    """Tile uint8 images `(N, H, W, C)` into one `(rows*(H+p)+p, nrow*(W+p)+p, C)`
+    image, `nrow` per row, row-major, with `padding` pixels around each (as
+    torchvision's `make_grid`); unused cells stay `pad_value`."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise ValueError(f"`images` must be uint8 (N, H, W, C); received {images.dtype} {images.shape}.")
+    if nrow < 1:
+        raise ValueError(f"`nrow` must be >= 1. Received: {nrow}")
+    num, height, width, channels = images.shape
+    rows = math.ceil(num / nrow)
+    cell_h, cell_w = height + padding, width + padding
+    grid = np.full((rows * cell_h + padding, nrow * cell_w + padding, channels), pad_value, np.uint8)
+    for i, image in enumerate(images):
+        top, left = padding + (i // nrow) * cell_h, padding + (i % nrow) * cell_w
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def render_points(points, size=256, extent=None):
+    """A `(size, size)` uint8 picture of 2-D points: a log-density histogram, dark on
+    white, y up, axes in grey. `extent` is the half-width of the square window;
+    by default 4.5 (the toy sets lie within about +-4), widened when more than 1% of
+    the points would fall outside."""
+    points = np.asarray(points, "float64")
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"`points` must be (N, 2); received {points.shape}.")
+    finite = points[np.all(np.isfinite(points), axis=1)]
+    if extent is None:
+        spread = np.quantile(np.abs(finite), 0.99) if len(finite) else 0.0
+        extent = max(4.5, 1.05 * float(spread))
+    edges = np.linspace(-extent, extent, size + 1)
+    counts, _, _ = np.histogram2d(finite[:, 1], finite[:, 0], bins=(edges, edges))
+    counts = counts[::-1]  # histogram rows run up the y axis; image rows run down
+    image = np.full((size, size), 255, np.uint8)
+    centre = size // 2
+    image[centre, :] = image[:, centre] = 200
+    if counts.max() > 0:
+        shade = np.log1p(counts) / np.log1p(counts.max())
+        dots = counts > 0
+        # Even a single point stays clearly visible (>= 40% ink).
+        image[dots] = np.round(255 * (1.0 - (0.4 + 0.6 * shade[dots]))).astype(np.uint8)
+    return image
+
+
+def write_samples(samples, out, nrow=None):
+    """Write samples to `out`: `.npy` as the array, else a picture (any format Pillow
+    knows by the extension): an image grid, or a point plot for 2-D data."""
+    from PIL import Image
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".npy":
+        np.save(out, samples)
+        return f"array {samples.dtype} {samples.shape}"
+    if samples.ndim == 4:
+        nrow = nrow or math.ceil(math.sqrt(len(samples)))
+        picture = image_grid(samples, nrow)
+        what = f"{math.ceil(len(samples) / nrow)}x{nrow} grid of {'x'.join(map(str, samples.shape[1:]))} images"
+    elif samples.ndim == 2 and samples.shape[1] == 2:
+        picture, what = render_points(samples), f"plot of {len(samples)} points"
+    else:
+        raise ValueError(f"Cannot draw samples of shape {samples.shape}; write them with --out FILE.npy.")
+    if picture.ndim == 3 and picture.shape[-1] == 1:
+        picture = picture[..., 0]
+    Image.fromarray(picture).save(out)
+    return what
+
+
+# Commands ---------------------------------------------------------------------------------
+
+def cmd_list(args):
+    models = describe_models()
+    print("Pretrained checkpoints (zoo.load / zoo sample NAME):")
+    _print_table(models.items() if models else [("(none registered yet)", "")])
+    print("\nConfigs (zoo.create NAME, untrained):")
+    _print_table(describe_configs().items())
+
+
+def _print_table(rows):
+    rows = list(rows)
+    width = max(len(name) for name, _ in rows)
+    for name, description in rows:
+        print(f"  {name:<{width}}  {description}".rstrip())
+
+
+def _options(args, names):
+    """The options among `names` that the user gave (so the model's defaults hold)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def load_model(name):
+    """`zoo.load(name)`, with a hint when `name` is a config rather than a checkpoint."""
+    try:
+        return zoo.load(name)
+    except ValueError as err:
+        if name in zoo.list_configs():
+            raise ValueError(f"{err} ({name!r} is a config, an untrained model for zoo.create; "
+                             "train one with `zoo train RECIPE`.)") from err
+        raise
+
+
+def cmd_sample(args):
+    model = load_model(args.name)
+    options = _options(args, ("steps", "solver", "seed", "batch_size", "rtol", "atol"))
+    samples, nfe = model.sample(args.num, **options, return_nfe=True, verbose=True)
+    what = write_samples(np.asarray(samples), args.out, args.nrow)
+    print(f"NFE: {nfe}")
+    print(f"Wrote {args.out} ({what})")
+
+
+def find_recipe(recipe):
+    """A recipe file: the path given, or `recipes/<name with - -> _>.py` under the
+    current directory or the repository root."""
+    if recipe.endswith(".py") or "/" in recipe or "\\" in recipe:
+        path = Path(recipe).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"No recipe file at {path}.")
+        return path
+    stem = recipe.replace("-", "_")
+    roots = list(dict.fromkeys([Path.cwd(), REPO_ROOT]))
+    for root in roots:
+        path = root / "recipes" / f"{stem}.py"
+        if path.is_file():
+            return path
+    known = sorted({p.stem.replace("_", "-") for root in roots for p in (root / "recipes").glob("*.py")
+                    if not p.name.startswith("_")})
+    raise ValueError(f"Unknown recipe {recipe!r}.{did_you_mean(recipe, known)} Known recipes: "
+                     f"{', '.join(known) or 'none'} (in {' and '.join(str(r / 'recipes') for r in roots)}). "
+                     "A path to a recipe .py file works too.")
+
+
+def load_recipe(path):
+    """Import a recipe file as a module (it need not be on `sys.path`)."""
+    spec = importlib.util.spec_from_file_location(f"zoo_recipe_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not callable(getattr(module, "main", None)):
+        raise ValueError(f"Recipe {path} has no main(workdir=..., epochs=..., smoke=...) function.")
+    return module
+
+
+def cmd_train(args):
+    path = find_recipe(args.recipe)
+    recipe = load_recipe(path)
+    workdir = Path(args.workdir or Path("runs") / path.stem.replace("_", "-"))
+    kwargs = {"workdir": str(workdir), **_options(args, ("epochs",))}
+    if args.smoke:
+        kwargs["smoke"] = True
+    print(f"Recipe {path} -> {workdir} ({keras.backend.backend()} backend)")
+    recipe.main(**kwargs)
+    checkpoint = workdir / "checkpoint"
+    if checkpoint.is_dir():
+        print(f"Checkpoint: {checkpoint}  (zoo sample {checkpoint})")
+
+
+# Evaluation: each metric is a function `(Evaluation) -> [Result, ...]`; a new metric
+# is one such function added to IMAGE_METRICS or POINT_METRICS.
+
+@dataclasses.dataclass
+class Result:
+    name: str
+    value: float
+    stderr: float | None = None
+    how: str = ""
+
+
+def mean_and_stderr(values):
+    values = np.asarray(values, "float64")
+    stderr = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
+    return float(values.mean()), stderr
+
+
+def mean_nearest_neighbour_distance(a, b, chunk=1024):
+    """Mean Euclidean distance from each row of `a` to its nearest row of `b`."""
+    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
+    nearest = [np.sqrt(((a[i:i + chunk, None, :] - b[None]) ** 2).sum(-1).min(1))
+               for i in range(0, len(a), chunk)]
+    return float(np.concatenate(nearest).mean())
+
+
+DEFAULT_DATASETS = {(32, 32, 3): "cifar10", (28, 28, 1): "mnist", (2,): "moons"}
+
+
+class Evaluation:
+    """What the metrics share: the model, the options, and the test data and the
+    samples, each loaded or drawn once."""
+
+    def __init__(self, model, args):
+        self.model, self.args = model, args
+
+    @functools.cached_property
+    def dataset(self):
+        metadata = getattr(self.model, "checkpoint_metadata", None) or {}
+        name = metadata.get("dataset") or DEFAULT_DATASETS.get(self.model.data_shape)
+        if name is None:
+            raise ValueError(f"The checkpoint's metadata names no dataset and there is no default for "
+                             f"data of shape {self.model.data_shape}; add \"dataset\" to its metadata.json.")
+        return name
+
+    def test_data(self, num):
+        data, _ = datasets.load(self.dataset, "test", num=num)
+        if data.shape[1:] != self.model.data_shape:
+            raise ValueError(f"The {self.dataset!r} test set has examples of shape {data.shape[1:]}, "
+                             f"but the model generates {self.model.data_shape}.")
+        return data
+
+    @functools.cached_property
+    def samples(self):
+        args = self.args
+        return np.asarray(self.model.sample(args.num, steps=args.steps, solver=args.solver,
+                                            seed=args.seed, verbose=True))
+
+    @property
+    def tolerances(self):
+        return {"rtol": self.args.rtol, "atol": self.args.atol}
+
+    @property
+    def ode(self):
+        return f"RK45 (rtol {self.args.rtol:g}, atol {self.args.atol:g})"
+
+    @property
+    def sampler(self):
+        return f"{self.args.num} samples, {self.args.solver} {self.args.steps} steps, seed {self.args.seed}"
+
+
+def bits_per_dim(ev):
+    images = ev.test_data(ev.args.bpd_images)
+    bpd = ev.model.bits_per_dim(images, seed=ev.args.seed, **ev.tolerances)
+    mean, stderr = mean_and_stderr(bpd)
+    return [Result("bits/dim", mean, stderr,
+                   f"first {len(images)} {ev.dataset} test images, uniform dequantization "
+                   f"(seed {ev.args.seed}), probability-flow ODE with {ev.ode}")]
+
+
+def straightness(ev):
+    if not hasattr(ev.model, "straightness"):
+        return []
+    args, batch = ev.args, 256
+    noise = ev.model.initial_noise(args.num, None, args.seed)
+    # In batches: one call holds `num` trajectories' activations at once.
+    # Its own step count: the sampler's may be 1, where S is 0 by construction.
+    parts = [ev.model.straightness(noise=noise[i:i + batch], steps=args.straightness_steps)
+             * len(noise[i:i + batch])
+             for i in range(0, len(noise), batch)]
+    return [Result("straightness", sum(parts) / len(noise), None,
+                   f"Liu et al. eq. 8 per dimension, {args.num} Euler paths of {args.straightness_steps} steps")]
+
+
+def log_likelihood(ev):
+    points = ev.test_data(ev.args.test_points)
+    mean, stderr = mean_and_stderr(ev.model.log_prob(points, **ev.tolerances))
+    return [Result("log-likelihood (nats)", mean, stderr,
+                   f"{len(points)} {ev.dataset} test points, exact divergence, {ev.ode}")]
+
+
+def nearest_neighbour_distance(ev):
+    points, samples = ev.test_data(ev.args.test_points), ev.samples
+    to_data = mean_nearest_neighbour_distance(samples, points)
+    to_samples = mean_nearest_neighbour_distance(points, samples)
+    how = f"mean Euclidean distance to the nearest neighbour; {ev.sampler}; {len(points)} test points"
+    return [Result("NN distance sample->data", to_data, None, how),
+            Result("NN distance data->sample", to_samples, None, how),
+            Result("NN distance (symmetric)", (to_data + to_samples) / 2, None, how)]
+
+
+IMAGE_METRICS = (bits_per_dim, straightness)
+POINT_METRICS = (log_likelihood, nearest_neighbour_distance, straightness)
+
+
+def evaluate(model, args):
+    """Run the metrics for the model's kind of data; returns `(Evaluation, [Result])`."""
+    ev = Evaluation(model, args)
+    if model.is_image:
+        metrics = IMAGE_METRICS
+    elif model.data_shape == (2,):
+        metrics = POINT_METRICS
+    else:
+        raise ValueError(f"No metrics for data of shape {model.data_shape} yet.")
+    return ev, [result for metric in metrics for result in metric(ev)]
+
+
+def cmd_eval(args):
+    model = load_model(args.name)
+    ev, results = evaluate(model, args)
+    print(f"\n{args.name}: {ev.dataset}, {keras.backend.backend()} backend")
+    width = max(len(r.name) for r in results)
+    print(f"  {'metric':<{width}}  {'value':>10}  {'± s.e.':>8}")
+    for r in results:
+        stderr = f"{r.stderr:8.4f}" if r.stderr is not None else " " * 8
+        print(f"  {r.name:<{width}}  {r.value:10.4f}  {stderr}")
+    if args.json:
+        report = {"model": args.name, "dataset": ev.dataset, "backend": keras.backend.backend(),
+                  "options": {k: v for k, v in vars(args).items() if k not in ("command", "json")},
+                  "metrics": {r.name: {"value": r.value, "stderr": r.stderr, "how": r.how} for r in results}}
+        path = Path(args.json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"Wrote {path}")
+
+
+def cmd_push(args):
+    entry = zoo.push_to_hub(Path(args.directory), args.repo_id, name=args.name, token=args.token,
+                            private=args.private)
+    print(f"Pushed {args.directory} to {args.repo_id} at revision {entry['hub']['revision']}.")
+    print("checkpoints.json entry (fill in description, dataset, metrics, training):")
+    print(json.dumps({args.name or args.repo_id.split("/")[-1]: entry}, indent=2))
+
+
+# Arguments --------------------------------------------------------------------------------
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="zoo", description="Generative models for Keras 3 (JAX, TensorFlow, PyTorch). "
+        "The backend is $KERAS_BACKEND.")
+    parser.add_argument("--version", action="version", version=f"zoo {zoo.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    name_help = "a registered checkpoint (zoo list), a checkpoint directory, or hf://owner/repo"
+
+    commands.add_parser("list", help="pretrained checkpoints and named configs")
+
+    sample = commands.add_parser("sample", help="draw samples and write a PNG grid (or .npy)")
+    sample.add_argument("name", metavar="NAME", help=name_help)
+    sample.add_argument("--num", type=_positive, default=64, help="number of samples (default 64)")
+    sample.add_argument("--steps", type=_positive, default=50, help="solver steps (default 50)")
+    sample.add_argument("--solver", default="euler", help="euler, heun or rk45 (default euler)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    sample.add_argument("--out", default="grid.png", help="output .png (grid or point plot) or .npy")
+    sample.add_argument("--rtol", type=float, help="rk45 relative tolerance")
+    sample.add_argument("--atol", type=float, help="rk45 absolute tolerance")
+    sample.add_argument("--batch-size", type=_positive, help="samples per compiled call")
+    sample.add_argument("--nrow", type=_positive, help="images per grid row (default: square grid)")
+
+    train = commands.add_parser("train", help="run a training recipe (resumes from its workdir)")
+    train.add_argument("recipe", metavar="RECIPE",
+                       help="a recipe .py file, or a name: rectified-flow-cifar -> recipes/rectified_flow_cifar.py")
+    train.add_argument("--workdir", help="run directory (default runs/<recipe name>)")
+    train.add_argument("--epochs", type=_positive, help="total epochs (default: the recipe's)")
+    train.add_argument("--smoke", action="store_true", help="a seconds-long run of the same code path")
+
+    evaluate = commands.add_parser("eval", help="likelihood and sample metrics on the test set")
+    evaluate.add_argument("name", metavar="NAME", help=name_help)
+    evaluate.add_argument("--num", type=_positive, default=1000, help="samples / paths for sample metrics (default 1000)")
+    evaluate.add_argument("--steps", type=_positive, default=50, help="solver steps for sampling (default 50)")
+    evaluate.add_argument("--solver", default="euler", help="euler, heun or rk45 (default euler)")
+    evaluate.add_argument("--seed", type=int, default=0, help="sampling and dequantization seed (default 0)")
+    evaluate.add_argument("--bpd-images", type=_positive, default=100,
+                          help="image models: test images for bits/dim (default 100)")
+    evaluate.add_argument("--straightness-steps", type=_positive, default=100,
+                          help="Euler steps of the paths whose straightness is measured")
+    evaluate.add_argument("--test-points", type=_positive, default=2000,
+                          help="2-D models: test points for likelihood and distances (default 2000)")
+    evaluate.add_argument("--rtol", type=float, default=1e-5,
+                          help="RK45 relative tolerance of the likelihood ODE (default 1e-5)")
+    evaluate.add_argument("--atol", type=float, default=1e-5,
+                          help="RK45 absolute tolerance of the likelihood ODE (default 1e-5)")
+    evaluate.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
+
+    push = commands.add_parser("push", help="upload a checkpoint directory to the Hugging Face Hub")
+    push.add_argument("directory", metavar="DIR", help="checkpoint directory (config.json ...)")
+    push.add_argument("repo_id", metavar="OWNER/NAME", help="Hub repository")
+    push.add_argument("--name", help="checkpoint name for the card (default: the repo's name)")
+    push.add_argument("--token", help="Hub token (default: HF_TOKEN / the logged-in one)")
+    push.add_argument("--private", action="store_true", help="create the repository private")
+    return parser
+
+
+COMMANDS = {"list": cmd_list, "sample": cmd_sample, "train": cmd_train, "eval": cmd_eval,
+            "push": cmd_push}
+
+
+def main(argv=None):
+    """Run the `zoo` command line; returns 0, or exits with status 2 on a user error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except USER_ERRORS as err:
+        parser.exit(2, f"zoo {args.command}: error: {err}\n")
+    return 0
