@@ -19,7 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import zoo
 from zoo import cli, hub
 from zoo.checkpoint import REQUIRED_FILES, write_atomically
 from zoo.pretrained import MIRROR_DIR, REGISTRY_FILE, validate_entry

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import yaml
 
-from hub_server import local_hub  # noqa: F401  (the fixture)
 from zoo import hub
 from zoo.hub import ChecksumError, HubUnavailableError
 

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import zoo
-from hub_server import local_hub  # noqa: F401  (the fixture)
 from zoo import hub, pretrained
 from zoo.checkpoint import CheckpointError
 from zoo.hub import ChecksumError, HubUnavailableError

@@ -17,7 +17,6 @@ import functools
 import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import keras
@@ -385,8 +384,10 @@ def build_parser():
 
     evaluate = commands.add_parser("eval", help="likelihood and sample metrics on the test set")
     evaluate.add_argument("name", metavar="NAME", help=name_help)
-    evaluate.add_argument("--num", type=_positive, default=1000, help="samples / paths for sample metrics (default 1000)")
-    evaluate.add_argument("--steps", type=_positive, default=50, help="solver steps for sampling (default 50)")
+    evaluate.add_argument("--num", type=_positive, default=1000,
+                          help="samples / paths for sample metrics (default 1000)")
+    evaluate.add_argument("--steps", type=_positive, default=50,
+                          help="solver steps for sampling (default 50)")
     evaluate.add_argument("--solver", default="euler", help="euler, heun or rk45 (default euler)")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and dequantization seed (default 0)")
     evaluate.add_argument("--bpd-images", type=_positive, default=100,

@@ -79,6 +79,14 @@ class ArrayBatches(keras.utils.PyDataset):
         return (batch,)
 
 
+def adam_with_warmup(learning_rate, warmup_steps, clipnorm=1.0):
+    """Adam with a linear warm-up to `learning_rate`, then constant, and gradient
+    clipping: the score-SDE / rectified-flow image setup (Song et al. 2021)."""
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=1, alpha=1.0, warmup_target=learning_rate, warmup_steps=warmup_steps)
+    return keras.optimizers.Adam(schedule, clipnorm=clipnorm)
+
+
 def _state_path(workdir):
     return Path(workdir) / STATE_DIR
 
