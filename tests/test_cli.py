@@ -156,3 +156,16 @@ def test_unknown_recipe_exits_2(capsys, monkeypatch, tmp_path):
     assert status == 2 and "Did you mean 'rectified-flow-cifar'" in err
     status, _, err = run_cli(capsys, "train", tmp_path / "missing.py")
     assert status == 2 and "No recipe file" in err
+
+
+def test_push_uploads_and_prints_the_entry(capsys, local_hub, tmp_path):
+    directory = zoo.save_checkpoint(zoo.create("rectified_flow_mlp", seed=0, ema_decay=None), tmp_path / "ck")
+    assert cli.main(["push", str(directory), "zoo-test/pushed", "--token", local_hub.token]) == 0
+    out = capsys.readouterr().out
+    entry = json.loads(out[out.index("{"):])["pushed"]
+    assert len(entry["hub"]["revision"]) == 40
+    assert entry["files"]["sha256"]["model.weights.h5"] == zoo.hub.sha256_file(directory / "model.weights.h5")
+    loaded = zoo.load(f"hf://zoo-test/pushed@{entry['hub']['revision']}")
+    noise = np.zeros((2, 2), "float32")
+    np.testing.assert_array_equal(loaded.sample(noise=noise, steps=2),
+                                  zoo.load(directory).sample(noise=noise, steps=2))

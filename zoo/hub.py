@@ -289,6 +289,7 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
     out += ["## Training", "", "| | |", "|---|---|",
             f"| family / config | `{family}` / `{entry.get('config', '')}` |",
             f"| parameters | {entry.get('parameters', 0):,} |",
+            f"| weights file | {entry.get('files', {}).get('size', {}).get('model.weights.h5', 0) / 2**20:.2f} MiB |",
             f"| dataset | {dataset_name} |",
             f"| hardware | {_cell(training.get('hardware', 'unknown'))} |",
             f"| wall time | {_cell(training.get('wall_time', 'unknown'))} |",
