@@ -46,7 +46,7 @@ def write_atomically(directory, write, overwrite=False):
     return directory
 
 
-def save_checkpoint(model, directory, *, metadata=None, overwrite=False, extra_files=None):
+def save_checkpoint(model, directory, *, metadata=None, overwrite=False):
     """Save `model` as a checkpoint directory.
 
     Args:
@@ -54,7 +54,6 @@ def save_checkpoint(model, directory, *, metadata=None, overwrite=False, extra_f
         directory: path of the directory to create.
         metadata: dict. Extra facts for `metadata.json` (training, objective ...).
         overwrite: bool. Replace an existing directory (atomically).
-        extra_files: dict `{name: bytes or str}` written beside (model card, image).
     """
     info = {
         "keras_version": keras.__version__,
@@ -72,10 +71,6 @@ def save_checkpoint(model, directory, *, metadata=None, overwrite=False, extra_f
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         (tmp / METADATA_FILE).write_text(json.dumps(info, indent=2))
         model.save_weights(tmp / WEIGHTS_FILE)
-        for name, content in (extra_files or {}).items():
-            mode = "wb" if isinstance(content, bytes) else "w"
-            with open(tmp / name, mode) as f:
-                f.write(content)
 
     return write_atomically(directory, write, overwrite=overwrite)
 
