@@ -8,7 +8,9 @@ Quality is what that budget buys; the card states the images seen and wall time.
     KERAS_BACKEND=torch zoo train recipes/rectified_flow_cifar.py --workdir runs/rectified-flow-cifar
 
 Rerunning the same command resumes from `<workdir>/state` (saved every epoch of
-STEPS_PER_EPOCH steps) and goes on until EPOCHS; `<workdir>/checkpoint` is the export.
+STEPS_PER_EPOCH steps) until EPOCHS; `<workdir>/checkpoint` is the export. On a machine
+without that state (a new session), `--resume-from rectified-flow-cifar` warm-starts from the
+bundled checkpoint and keeps its epoch count (Adam's moments restart).
 """
 
 import zoo
@@ -24,7 +26,7 @@ EPOCHS = 400  # 100k steps = 6.4M images = 128 passes: several CPU sessions, res
 SEED = 0
 
 
-def main(workdir="runs/rectified-flow-cifar", epochs=EPOCHS, smoke=False):
+def main(workdir="runs/rectified-flow-cifar", epochs=EPOCHS, smoke=False, resume_from=None):
     images, _ = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -34,7 +36,7 @@ def main(workdir="runs/rectified-flow-cifar", epochs=EPOCHS, smoke=False):
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED,
                            steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS),
+                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
                  verbose=2,
                  metadata={"recipe": "recipes/rectified_flow_cifar.py", "dataset": "cifar10",
                            "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,

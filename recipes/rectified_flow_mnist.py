@@ -6,7 +6,10 @@ mirrored digits are not digits.
 
     KERAS_BACKEND=torch zoo train recipes/rectified_flow_mnist.py --workdir runs/rectified-flow-mnist
 
-Rerunning resumes from `<workdir>/state`; `<workdir>/checkpoint` is the export.
+Rerunning resumes from `<workdir>/state` (saved every epoch of STEPS_PER_EPOCH steps)
+until EPOCHS; `<workdir>/checkpoint` is the export. On a machine without that state (a
+new session), `--resume-from rectified-flow-mnist` warm-starts from the bundled checkpoint
+and keeps its epoch count (Adam's moments restart).
 """
 
 import zoo
@@ -22,7 +25,7 @@ EPOCHS = 200  # 50k steps = 3.2M images = 53 passes over MNIST
 SEED = 0
 
 
-def main(workdir="runs/rectified-flow-mnist", epochs=EPOCHS, smoke=False):
+def main(workdir="runs/rectified-flow-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -31,7 +34,7 @@ def main(workdir="runs/rectified-flow-mnist", epochs=EPOCHS, smoke=False):
                        ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS),
+                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/rectified_flow_mnist.py", "dataset": "mnist",
                                       "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
                                       "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

@@ -101,3 +101,23 @@ def test_batches_flip_images_and_keep_pairs():
     assert set(batch) == {"data", "noise", "labels"} and batch["labels"].dtype == np.int32
     with pytest.raises(ValueError, match="coupling"):
         ArrayBatches(images, 2, noise=images, flip=True)
+
+
+def test_warm_start_from_a_published_checkpoint(tmp_path):
+    first = train(_model(), _batches(), workdir=tmp_path / "a", epochs=2, verbose=0)
+    # A new machine: no state directory, only the exported checkpoint.
+    fresh = _model()
+    same = train(fresh, _batches(), workdir=tmp_path / "b", epochs=2, verbose=0,
+                 resume_from=tmp_path / "a" / "checkpoint")
+    for a, b in zip(first.get_weights(), same.get_weights()):  # nothing left to train: a copy
+        np.testing.assert_array_equal(a, b)
+    more = train(_model(), _batches(), workdir=tmp_path / "c", epochs=3, verbose=0,
+                 resume_from=tmp_path / "a" / "checkpoint")
+    training = zoo.load(tmp_path / "c" / "checkpoint").checkpoint_metadata["training"]
+    assert training["images_seen"] == 3 * 4 * 100 and len(training["history"]["loss"]) == 3
+    assert training["resumed_from"].endswith("checkpoint")
+    assert not np.allclose(more.get_weights()[0], first.get_weights()[0])
+    wider = zoo.create("rectified_flow_mlp", seed=0, network=("mlp", {"hidden": 64}))
+    with pytest.raises(ValueError, match="network or data shape differs"):
+        train(wider, _batches(), workdir=tmp_path / "d", epochs=3, verbose=0,
+              resume_from=tmp_path / "a" / "checkpoint")

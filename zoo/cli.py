@@ -181,7 +181,7 @@ def cmd_train(args):
     path = find_recipe(args.recipe)
     recipe = load_recipe(path)
     workdir = Path(args.workdir or Path("runs") / path.stem.replace("_", "-"))
-    kwargs = {"workdir": str(workdir), **_options(args, ("epochs",))}
+    kwargs = {"workdir": str(workdir), **_options(args, ("epochs", "resume_from"))}
     if args.smoke:
         kwargs["smoke"] = True
     print(f"Recipe {path} -> {workdir} ({keras.backend.backend()} backend)")
@@ -380,6 +380,8 @@ def build_parser():
                        help="a recipe .py file, or a name: rectified-flow-cifar -> recipes/rectified_flow_cifar.py")
     train.add_argument("--workdir", help="run directory (default runs/<recipe name>)")
     train.add_argument("--epochs", type=_positive, help="total epochs (default: the recipe's)")
+    train.add_argument("--resume-from", metavar="CHECKPOINT",
+                       help="warm-start from this checkpoint when the workdir has no training state")
     train.add_argument("--smoke", action="store_true", help="a seconds-long run of the same code path")
 
     evaluate = commands.add_parser("eval", help="likelihood and sample metrics on the test set")

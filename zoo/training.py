@@ -116,6 +116,34 @@ def restore_training_state(model, workdir):
     return info
 
 
+def start_from_checkpoint(model, source):
+    """Warm start when there is no training state: copy a published checkpoint's
+    weights (its EMA export) into the network and the EMA, and carry on its epoch count
+    and history. Across machines this continues a run whose state directory was lost;
+    Adam's moments and the EMA's history restart, so it is not bit-exact resumption.
+
+    Returns:
+        The progress dict, as `restore_training_state` does.
+    """
+    from zoo.pretrained import load
+
+    published = load(source)
+    ours, theirs = dict(model.network.get_config()), dict(published.network.get_config())
+    ours.pop("name"), theirs.pop("name")
+    if ours != theirs or published.data_shape != model.data_shape:
+        raise ValueError(f"Cannot resume from {source}: its network or data shape differs from the model's.")
+    for network in [model.network] + ([model.ema_network] if model.ema_network is not None else []):
+        for target, weight in zip(network.weights, published.network.weights):
+            target.assign(ops.copy(weight))
+    training = published.checkpoint_metadata.get("training", {})
+    # A fresh offset for the noise draws, so they do not repeat the first run's.
+    seed = ops.convert_to_numpy(model.seed_generator.state)
+    model.seed_generator.state.assign(np.asarray([seed[0], training.get("images_seen") or 0], seed.dtype))
+    return {"epoch": training.get("epochs", 0), "images_seen": training.get("images_seen", 0),
+            "wall_seconds": training.get("wall_seconds", 0.0), "history": training.get("history", {}),
+            "resumed_from": str(source)}
+
+
 class TrainingState(keras.callbacks.Callback):
     """Save the training state after every epoch (see `save_training_state`)."""
 
@@ -138,7 +166,7 @@ class TrainingState(keras.callbacks.Callback):
 
 
 def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verbose="auto",
-          metadata=None):
+          metadata=None, resume_from=None):
     """Fit `model` on `batches` (an `ArrayBatches`) for `epochs` in total, resuming from
     `workdir/state` if an earlier run left one, then export `workdir/checkpoint`.
 
@@ -150,6 +178,8 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
         optimizer: a Keras optimizer (default AdamW(2e-4)); ignored if `model` is compiled.
         callbacks: extra Keras callbacks.
         metadata: dict merged into the exported checkpoint's `metadata.json`.
+        resume_from: optional checkpoint (name or directory) to warm-start from when
+            `workdir` has no training state (see `start_from_checkpoint`).
 
     Returns:
         The exported inference model (EMA weights, no shadow copy).
@@ -157,6 +187,8 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
     if not model.compiled:
         model.compile(optimizer=optimizer or keras.optimizers.AdamW(2e-4))
     info = restore_training_state(model, workdir)
+    if not info and resume_from is not None:
+        info = start_from_checkpoint(model, resume_from)
     done = info.get("epoch", 0)
     info.pop("epoch", None)
     if done < epochs:
@@ -165,7 +197,8 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
         model.fit(batches, epochs=epochs, initial_epoch=done, verbose=verbose, shuffle=False,
                   callbacks=[TrainingState(workdir, info, batches), *callbacks])
     exported = model.copy(ema_decay=None) if model.ema_network is not None else model
-    training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history")}
+    training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history", "resumed_from")
+                if info.get(key) is not None}
     save_checkpoint(exported, Path(workdir) / EXPORT_DIR, overwrite=True,
                     metadata={"training": {**training, "epochs": epochs}, **(metadata or {})})
     return exported
