@@ -119,3 +119,13 @@ def test_uniform_times_rejects_bad_steps():
     for bad in (0, -1, 2.5, True):
         with pytest.raises(ValueError, match="steps"):
             uniform_times(bad)
+
+
+def test_rk45_step_budget_is_reported():
+    from zoo.samplers.ode import check_rk45_finished
+
+    # A stiff field with a tolerance it cannot meet in 3 steps.
+    _, nfe = sample_rk45(lambda x, t: -50.0 * x, _noise(), rtol=1e-9, atol=1e-9, max_steps=3)
+    with pytest.raises(RuntimeError, match="maximum of 3 steps"):
+        check_rk45_finished(ops.convert_to_numpy(nfe), max_steps=3)
+    assert check_rk45_finished(7) == 7

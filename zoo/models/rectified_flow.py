@@ -15,7 +15,7 @@ from zoo import datasets, metrics
 from zoo.likelihood import ode_log_likelihood, rademacher_like
 from zoo.models.base import GenerativeModel
 from zoo.objectives.flow_matching import straight_path, velocity_loss
-from zoo.samplers.ode import sample_euler, sample_heun, sample_rk45
+from zoo.samplers.ode import check_rk45_finished, sample_euler, sample_heun, sample_rk45
 from zoo.schedules import TIME_DISTRIBUTIONS, check_steps, sample_training_times, uniform_times
 
 SOLVERS = ("euler", "heun", "rk45")
@@ -106,7 +106,7 @@ class RectifiedFlow(GenerativeModel):
             chunk_labels = None if labels is None else labels[start:start + batch_size]
             out, used = run(x[start:start + batch_size], chunk_labels)
             outputs.append(ops.convert_to_numpy(out))
-            nfe = max(nfe, int(ops.convert_to_numpy(used)))
+            nfe = max(nfe, check_rk45_finished(ops.convert_to_numpy(used)))
             if progress:
                 progress.add(len(outputs[-1]))
         return np.concatenate(outputs), nfe
@@ -164,8 +164,9 @@ class RectifiedFlow(GenerativeModel):
         out = []
         for start in range(0, len(x), batch_size):
             end = start + batch_size
-            log_p, _ = run(x[start:end], None if probes is None else probes[start:end],
-                           None if labels is None else labels[start:end])
+            log_p, nfe = run(x[start:end], None if probes is None else probes[start:end],
+                             None if labels is None else labels[start:end])
+            check_rk45_finished(ops.convert_to_numpy(nfe))
             out.append(ops.convert_to_numpy(log_p))
         return np.concatenate(out)
 

@@ -51,7 +51,18 @@ def _rms(x):
     return ops.sqrt(ops.mean(ops.square(x)))
 
 
-def sample_rk45(velocity, x, t_start=0.0, t_end=1.0, rtol=1e-5, atol=1e-5, max_steps=1000):
+RK45_MAX_STEPS = 1000
+
+
+def check_rk45_finished(nfe, max_steps=RK45_MAX_STEPS):
+    """Raise if `sample_rk45` stopped at `max_steps` (NFE 1 + 6 per step) before t_end."""
+    if int(nfe) >= 1 + 6 * max_steps:
+        raise RuntimeError(f"RK45 took its maximum of {max_steps} steps without reaching the end time; "
+                           "loosen `rtol`/`atol`, or use a fixed-step solver.")
+    return int(nfe)
+
+
+def sample_rk45(velocity, x, t_start=0.0, t_end=1.0, rtol=1e-5, atol=1e-5, max_steps=RK45_MAX_STEPS):
     """Adaptive Dormand-Prince RK45 with error control (Hairer et al., Solving ODEs I,
     II.4 and II.5). Returns `(x, nfe)`.
 
