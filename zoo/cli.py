@@ -173,7 +173,7 @@ def load_recipe(path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not callable(getattr(module, "main", None)):
-        raise ValueError(f"Recipe {path} has no main(workdir=..., epochs=..., smoke=...) function.")
+        raise ValueError(f"Recipe {path} has no main(workdir=..., epochs=..., smoke=...) function.")  # noqa: TRY004 (a user error: exit 2)
     return module
 
 
