@@ -8,6 +8,9 @@ recommended sampler, measures the metrics with `zoo eval`, writes the model card
         --config rectified_flow_mlp --dataset moons --steps 100 \\
         --description "1-rectified flow on two moons (MLP)"
 
+A classifier (no sampler) gets no grid; its metric is test accuracy. Metrics measured
+elsewhere (on a lent GPU: `zoo eval ... --json`) come in with `--metrics-from JSON`.
+
 The Hub revision stays null until `scripts/publish.py --write` pushes it.
 """
 
@@ -28,12 +31,15 @@ CPU = "2-core x86-64 CPU (no GPU), the project's development machine"
 
 
 def measure(directory, args):
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "eval.json"
-        cli.main(["eval", str(directory), "--num", str(args.eval_num), "--steps", str(args.steps),
-                  "--solver", args.solver, "--bpd-images", str(args.bpd_images),
-                  "--straightness-steps", str(args.straightness_steps), "--json", str(report)])
-        measured = json.loads(report.read_text())["metrics"]
+    if args.metrics_from:
+        measured = json.loads(args.metrics_from.read_text())["metrics"]
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "eval.json"
+            cli.main(["eval", str(directory), "--num", str(args.eval_num), "--steps", str(args.steps),
+                      "--solver", args.solver, "--bpd-images", str(args.bpd_images),
+                      "--straightness-steps", str(args.straightness_steps), "--json", str(report)])
+            measured = json.loads(report.read_text())["metrics"]
     return {slug(name): {"value": round(m["value"], 5), "how": m["how"]} for name, m in measured.items()}
 
 
@@ -59,6 +65,11 @@ def main(argv=None):
     parser.add_argument("--hardware", default=CPU)
     parser.add_argument("--backend", default=None, help="backend the run trained on")
     parser.add_argument("--license", default="apache-2.0")
+    parser.add_argument("--metrics-from", type=Path, metavar="JSON",
+                        help="take the metrics from this `zoo eval --json` report instead of measuring")
+    parser.add_argument("--eval-samplers", help="comma-separated settings `zoo eval NAME` measures by default")
+    parser.add_argument("--command", help="the training command for the card (default: zoo train RECIPE)")
+    parser.add_argument("--notes", help="free text for the model card (deviations, weaknesses)")
     args = parser.parse_args(argv)
 
     source = args.run / "checkpoint"
@@ -66,15 +77,17 @@ def main(argv=None):
     metadata = json.loads((source / "metadata.json").read_text())
     training = metadata.get("training", {})
     target = MIRROR_DIR / args.name
+    generative = metadata["family"] != "ImageClassifier"
 
     def copy(tmp):
         for name in REQUIRED_FILES:
             shutil.copy2(source / name, tmp / name)
-        cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
-                  "--solver", args.solver, "--seed", "0", "--out", str(tmp / "samples.png")])
+        if generative:
+            cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
+                      "--solver", args.solver, "--seed", "0", "--out", str(tmp / "samples.png")])
 
     write_atomically(target, copy, overwrite=True)
-    files = hub.file_table(target, [*REQUIRED_FILES, "samples.png"])
+    files = hub.file_table(target, [*REQUIRED_FILES, *(["samples.png"] if generative else [])])
     backend = args.backend or metadata.get("backend")
     entry = {
         "description": args.description,
@@ -85,18 +98,23 @@ def main(argv=None):
         "parameters": metadata["parameters"],
         "dataset": args.dataset,
         "recipe": recipe,
-        "sampler": {"solver": args.solver, "steps": args.steps},
+        "sampler": {"solver": args.solver, "steps": args.steps} if generative else None,
         "metrics": measure(target, args),
         "training": {
             "hardware": args.hardware,
             "wall_time": f"{training.get('wall_seconds', 0) / 60:.1f} min ({backend} backend)",
             "images_seen": int(training.get("images_seen") or 0),
-            "command": f"KERAS_BACKEND={backend} zoo train {recipe} --workdir {args.run}",
+            "command": args.command or f"KERAS_BACKEND={backend} zoo train {recipe} --workdir {args.run}",
         },
         "license": args.license,
     }
+    if args.eval_samplers:
+        entry["eval_samplers"] = [s.strip() for s in args.eval_samplers.split(",") if s.strip()]
+    if args.notes:
+        entry["notes"] = args.notes
     validate_entry(args.name, entry)
-    (target / "README.md").write_text(hub.render_model_card(args.name, entry))
+    (target / "README.md").write_text(hub.render_model_card(args.name, entry,
+                                                            sample_image="samples.png" if generative else None))
     registry = json.loads(REGISTRY_FILE.read_text())
     registry["checkpoints"][args.name] = entry
     registry["checkpoints"] = dict(sorted(registry["checkpoints"].items()))

@@ -7,12 +7,16 @@ between backends). Rerun after bundling a checkpoint.
     KERAS_BACKEND=jax python scripts/make_golden.py
 """
 
+import sys
 from pathlib import Path
 
 import keras
 import numpy as np
 
 import zoo
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from golden_outputs import reference_outputs  # noqa: E402  (shared with tests/test_bundled.py)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden"
 SHAPE = (8, 8, 3)
@@ -21,16 +25,6 @@ SHAPE = (8, 8, 3)
 def tiny_model():
     """The golden architecture (weights come from the file)."""
     return zoo.create("rectified_flow_tiny", data_shape=SHAPE, ema_decay=None, seed=0)
-
-
-def reference_outputs(model):
-    """Forward pass and a 2-step Euler sample from fixed noise, in model space."""
-    rng = np.random.default_rng(0)
-    noise = rng.normal(size=(4, *model.data_shape)).astype("float32")
-    t = np.array([0.0, 0.3, 0.6, 0.95], "float32")
-    return {"noise": noise, "t": t,
-            "forward": keras.ops.convert_to_numpy(model.velocity(noise, t)),
-            "sample": model.sample(noise=noise, steps=2, solver="euler", raw=True)}
 
 
 def main():

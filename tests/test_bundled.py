@@ -1,11 +1,12 @@
-"""Every bundled checkpoint loads on this backend and reproduces, to 1e-4, the forward
-pass and the short sample from fixed noise recorded on JAX (scripts/make_golden.py)."""
+"""Every bundled checkpoint loads on this backend and reproduces, to 1e-4, the outputs
+recorded on JAX (scripts/make_golden.py): a generative model's forward pass and short
+sample from fixed noise, a classifier's logits and features on fixed images."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
-from keras import ops
+from golden_outputs import replay
 
 import zoo
 
@@ -17,9 +18,7 @@ def test_bundled_checkpoint_matches_its_golden_outputs(name):
     path = GOLDEN / f"{name}.npz"
     assert path.is_file(), f"No golden outputs for {name}: run `KERAS_BACKEND=jax python scripts/make_golden.py`."
     golden = np.load(path)
-    model = zoo.load(name)
-    np.testing.assert_allclose(ops.convert_to_numpy(model.velocity(golden["noise"], golden["t"])),
-                               golden["forward"], atol=1e-4)
-    np.testing.assert_allclose(model.sample(noise=golden["noise"], steps=2, raw=True), golden["sample"],
-                               atol=1e-4)
+    inputs = {key: golden[key] for key in ("noise", "t", "images") if key in golden}
+    for key, value in replay(zoo.load(name), inputs).items():
+        np.testing.assert_allclose(value, golden[key], rtol=1e-4, atol=1e-4, err_msg=f"{name}: {key}")
 

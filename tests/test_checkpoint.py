@@ -1,6 +1,7 @@
 """Checkpoint directories (atomic writes, clear errors) and resumable training."""
 
 import json
+import types
 
 import keras
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 import zoo
 from zoo.checkpoint import CheckpointError, write_atomically
-from zoo.training import ArrayBatches, train
+from zoo.training import ArrayBatches, StopBeforeDeadline, time_limit, train
 
 
 def _model():
@@ -75,6 +76,35 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     assert exported.ema_network is None
     np.testing.assert_allclose(exported.network.get_weights()[0], again.ema_network.get_weights()[0])
     assert zoo.load(tmp_path / "b" / "checkpoint").checkpoint_metadata["training"]["epochs"] == 4
+
+
+def test_a_time_limit_stops_at_an_epoch_boundary_and_the_run_resumes(tmp_path):
+    # A deadline already past: the first epoch runs (a limit never loses started work),
+    # then training stops, saves, and exports what it has.
+    with time_limit(0):
+        train(_model(), _batches(), workdir=tmp_path, epochs=4, verbose=0)
+    state = json.loads((tmp_path / "state" / "training.json").read_text())
+    assert state["epoch"] == 1
+    assert zoo.load(tmp_path / "checkpoint").checkpoint_metadata["training"]["epochs"] == 1
+    train(_model(), _batches(), workdir=tmp_path, epochs=3, verbose=0)  # no limit: resumes to 3
+    assert json.loads((tmp_path / "state" / "training.json").read_text())["epoch"] == 3
+    assert zoo.load(tmp_path / "checkpoint").checkpoint_metadata["training"]["epochs"] == 3
+
+
+def test_deadline_callback_projects_the_slowest_epoch(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(zoo.training.time, "monotonic", lambda: clock[0])
+    callback = StopBeforeDeadline(deadline=100.0)
+    callback.set_model(types.SimpleNamespace(stop_training=False))
+    stops = []
+    for start, end in [(0, 30), (30, 50), (50, 75)]:  # epochs of 30, 20 and 25 s
+        clock[0] = start
+        callback.on_epoch_begin(0)
+        clock[0] = end
+        callback.on_epoch_end(0)
+        stops.append(callback.model.stop_training)
+    # After 50 s, another 30 s (the slowest) fits before 100; after 75 s it does not.
+    assert stops == [False, False, True]
 
 
 def test_batches_are_deterministic_and_cover_each_pass():

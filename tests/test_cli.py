@@ -85,6 +85,16 @@ def test_sample_points_as_plot_and_array(capsys, checkpoints, tmp_path):
         assert image.size == (256, 256)
 
 
+def test_sample_uses_the_recommended_sampler_of_a_registered_checkpoint(capsys, tmp_path):
+    # rectified-flow-moons-2rf recommends Euler with 10 steps: NFE 10 without --steps.
+    status, out, _ = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--num", 4,
+                             "--out", tmp_path / "x.npy")
+    assert status == 0 and "NFE: 10" in out
+    status, out, _ = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--num", 4, "--steps", 3,
+                             "--out", tmp_path / "x.npy")
+    assert status == 0 and "NFE: 3" in out
+
+
 def test_unknown_name_exits_2_with_suggestion(capsys, registered):
     status, out, err = run_cli(capsys, "sample", "rectified-flow-moon")
     assert status == 2

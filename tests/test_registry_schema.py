@@ -59,6 +59,9 @@ def test_good_entry_passes():
     assert validate_entry("rectified-flow-moons", GOOD) is GOOD
     unpublished = {**GOOD, "hub": {**GOOD["hub"], "revision": None}, "metrics": {}}
     validate_entry("rectified-flow-moons", unpublished)  # bundled, not yet on the Hub
+    optional = {**GOOD, "eval_samplers": ["euler:1", "euler:10", "rk45@2000"], "notes": "Trained briefly."}
+    validate_entry("rectified-flow-moons", optional)
+    validate_entry("rectified-flow-moons", {**GOOD, "sampler": None})  # a classifier samples nothing
 
 
 def changed(path, value):
@@ -96,6 +99,11 @@ BAD = [
     ("metrics.energy_distance.how", "", "finite number, 'how'"),
     ("training.images_seen", "1.28M", "images_seen an integer"),
     ("training.gpu", "H100", "exactly hardware"),
+    ("eval_samplers", [], "`eval_samplers` = []"),
+    ("eval_samplers", ["euler:0"], "SOLVER[:STEPS][@NUM]"),
+    ("eval_samplers", "euler:10", "non-empty list"),
+    ("notes", "", "`notes` = ''"),
+    ("note", "typo", "unknown field `note`. Did you mean 'notes'?"),
 ]
 
 

@@ -3,7 +3,7 @@
     zoo list
     zoo sample NAME [--num 64] [--steps 50] [--solver euler] [--seed 0] [--out grid.png]
     zoo train RECIPE [--workdir DIR] [--epochs N] [--smoke]
-    zoo eval NAME [--num 1000] [--steps 50] [--bpd-images 100] [--json PATH]
+    zoo eval NAME [--samplers euler:1,euler:10,rk45@200] [--num 1000] [--bpd-images 100] [--json PATH]
 
 NAME is a registered checkpoint (`zoo list`), a checkpoint directory or
 `hf://owner/repo`. The backend is Keras's: set `KERAS_BACKEND=jax|tensorflow|torch`.
@@ -12,8 +12,6 @@ traceback, and exits with status 2, like argparse's own usage errors.
 """
 
 import argparse
-import dataclasses
-import functools
 import importlib.util
 import json
 import math
@@ -23,7 +21,7 @@ import keras
 import numpy as np
 
 import zoo
-from zoo import datasets
+from zoo import evaluation, training
 from zoo.pretrained import describe_models
 from zoo.registry import describe_configs, did_you_mean
 
@@ -137,9 +135,20 @@ def load_model(name):
         raise
 
 
+def recommended_sampler(name):
+    """A registered checkpoint's recommended sampler settings (`{}` for anything else)."""
+    if name not in zoo.list_models():
+        return {}
+    return {k: v for k, v in (zoo.pretrained.get_entry(name).get("sampler") or {}).items()
+            if k in ("steps", "solver")}
+
+
 def cmd_sample(args):
     model = load_model(args.name)
-    options = _options(args, ("steps", "solver", "seed", "batch_size", "rtol", "atol"))
+    recommended = recommended_sampler(args.name)
+    if args.solver not in (None, recommended.get("solver")):
+        recommended = {}  # another solver: its own defaults, not the recommended steps
+    options = {**recommended, **_options(args, ("steps", "solver", "seed", "batch_size", "rtol", "atol"))}
     samples, nfe = model.sample(args.num, **options, return_nfe=True, verbose=True)
     what = write_samples(np.asarray(samples), args.out, args.nrow)
     print(f"NFE: {nfe}")
@@ -185,141 +194,34 @@ def cmd_train(args):
     if args.smoke:
         kwargs["smoke"] = True
     print(f"Recipe {path} -> {workdir} ({keras.backend.backend()} backend)")
-    recipe.main(**kwargs)
+    with training.time_limit(None if args.time_limit is None else 60 * args.time_limit):
+        recipe.main(**kwargs)
     checkpoint = workdir / "checkpoint"
     if checkpoint.is_dir():
         print(f"Checkpoint: {checkpoint}  (zoo sample {checkpoint})")
 
 
-# Evaluation: each metric is a function `(Evaluation) -> [Result, ...]`; a new metric
-# is one such function added to IMAGE_METRICS or POINT_METRICS.
-
-@dataclasses.dataclass
-class Result:
-    name: str
-    value: float
-    stderr: float | None = None
-    how: str = ""
-
-
-def mean_and_stderr(values):
-    values = np.asarray(values, "float64")
-    stderr = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
-    return float(values.mean()), stderr
-
-
-def mean_nearest_neighbour_distance(a, b, chunk=1024):
-    """Mean Euclidean distance from each row of `a` to its nearest row of `b`."""
-    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
-    nearest = [np.sqrt(((a[i:i + chunk, None, :] - b[None]) ** 2).sum(-1).min(1))
-               for i in range(0, len(a), chunk)]
-    return float(np.concatenate(nearest).mean())
-
-
-DEFAULT_DATASETS = {(32, 32, 3): "cifar10", (28, 28, 1): "mnist", (2,): "moons"}
-
-
-class Evaluation:
-    """What the metrics share: the model, the options, and the test data and the
-    samples, each loaded or drawn once."""
-
-    def __init__(self, model, args):
-        self.model, self.args = model, args
-
-    @functools.cached_property
-    def dataset(self):
-        metadata = getattr(self.model, "checkpoint_metadata", None) or {}
-        name = metadata.get("dataset") or DEFAULT_DATASETS.get(self.model.data_shape)
-        if name is None:
-            raise ValueError(f"The checkpoint's metadata names no dataset and there is no default for "
-                             f"data of shape {self.model.data_shape}; add \"dataset\" to its metadata.json.")
-        return name
-
-    def test_data(self, num):
-        data, _ = datasets.load(self.dataset, "test", num=num)
-        if data.shape[1:] != self.model.data_shape:
-            raise ValueError(f"The {self.dataset!r} test set has examples of shape {data.shape[1:]}, "
-                             f"but the model generates {self.model.data_shape}.")
-        return data
-
-    @functools.cached_property
-    def samples(self):
-        args = self.args
-        return np.asarray(self.model.sample(args.num, steps=args.steps, solver=args.solver,
-                                            seed=args.seed, verbose=True))
-
-    @property
-    def tolerances(self):
-        return {"rtol": self.args.rtol, "atol": self.args.atol}
-
-    @property
-    def ode(self):
-        return f"RK45 (rtol {self.args.rtol:g}, atol {self.args.atol:g})"
-
-    @property
-    def sampler(self):
-        return f"{self.args.num} samples, {self.args.solver} {self.args.steps} steps, seed {self.args.seed}"
-
-
-def bits_per_dim(ev):
-    images = ev.test_data(ev.args.bpd_images)
-    bpd = ev.model.bits_per_dim(images, seed=ev.args.seed, **ev.tolerances)
-    mean, stderr = mean_and_stderr(bpd)
-    return [Result("bits/dim", mean, stderr,
-                   f"first {len(images)} {ev.dataset} test images, uniform dequantization "
-                   f"(seed {ev.args.seed}), probability-flow ODE with {ev.ode}")]
-
-
-def straightness(ev):
-    if not hasattr(ev.model, "straightness"):
-        return []
-    args, batch = ev.args, 256
-    noise = ev.model.initial_noise(args.num, None, args.seed)
-    # In batches: one call holds `num` trajectories' activations at once.
-    # Its own step count: the sampler's may be 1, where S is 0 by construction.
-    parts = [ev.model.straightness(noise=noise[i:i + batch], steps=args.straightness_steps)
-             * len(noise[i:i + batch])
-             for i in range(0, len(noise), batch)]
-    return [Result("straightness", sum(parts) / len(noise), None,
-                   f"Liu et al. eq. 8 per dimension, {args.num} Euler paths of {args.straightness_steps} steps")]
-
-
-def log_likelihood(ev):
-    points = ev.test_data(ev.args.test_points)
-    mean, stderr = mean_and_stderr(ev.model.log_prob(points, **ev.tolerances))
-    return [Result("log-likelihood (nats)", mean, stderr,
-                   f"{len(points)} {ev.dataset} test points, exact divergence, {ev.ode}")]
-
-
-def nearest_neighbour_distance(ev):
-    points, samples = ev.test_data(ev.args.test_points), ev.samples
-    to_data = mean_nearest_neighbour_distance(samples, points)
-    to_samples = mean_nearest_neighbour_distance(points, samples)
-    how = f"mean Euclidean distance to the nearest neighbour; {ev.sampler}; {len(points)} test points"
-    return [Result("NN distance sample->data", to_data, None, how),
-            Result("NN distance data->sample", to_samples, None, how),
-            Result("NN distance (symmetric)", (to_data + to_samples) / 2, None, how)]
-
-
-IMAGE_METRICS = (bits_per_dim, straightness)
-POINT_METRICS = (log_likelihood, nearest_neighbour_distance, straightness)
-
-
-def evaluate(model, args):
-    """Run the metrics for the model's kind of data; returns `(Evaluation, [Result])`."""
-    ev = Evaluation(model, args)
-    if model.is_image:
-        metrics = IMAGE_METRICS
-    elif model.data_shape == (2,):
-        metrics = POINT_METRICS
-    else:
-        raise ValueError(f"No metrics for data of shape {model.data_shape} yet.")
-    return ev, [result for metric in metrics for result in metric(ev)]
+def eval_samplers(args):
+    """The sampler settings to evaluate: `--samplers`, else the registered entry's
+    `eval_samplers`, else `--solver`/`--steps`."""
+    if args.samplers:
+        return [s for s in args.samplers.split(",") if s.strip()]
+    if args.solver is None and args.steps is None and args.name in zoo.list_models():
+        listed = zoo.pretrained.get_entry(args.name).get("eval_samplers")
+        if listed:
+            return listed
+    solver = args.solver or "euler"
+    return [solver if solver == "rk45" else f"{solver}:{args.steps or 50}"]
 
 
 def cmd_eval(args):
     model = load_model(args.name)
-    ev, results = evaluate(model, args)
+    options = {"samplers": eval_samplers(args), "num": args.num, "seed": args.seed,
+               "bpd_images": args.bpd_images, "straightness_steps": args.straightness_steps,
+               "test_points": args.test_points, "reference_images": args.reference_images,
+               "rtol": args.rtol, "atol": args.atol, "feature_network": args.feature_network,
+               "verbose": True}
+    ev, results = evaluation.evaluate(model, **options)
     print(f"\n{args.name}: {ev.dataset}, {keras.backend.backend()} backend")
     width = max(len(r.name) for r in results)
     print(f"  {'metric':<{width}}  {'value':>10}  {'± s.e.':>8}")
@@ -327,12 +229,9 @@ def cmd_eval(args):
         stderr = f"{r.stderr:8.4f}" if r.stderr is not None else " " * 8
         print(f"  {r.name:<{width}}  {r.value:10.4f}  {stderr}")
     if args.json:
-        report = {"model": args.name, "dataset": ev.dataset, "backend": keras.backend.backend(),
-                  "options": {k: v for k, v in vars(args).items() if k not in ("command", "json")},
-                  "metrics": {r.name: {"value": r.value, "stderr": r.stderr, "how": r.how} for r in results}}
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2) + "\n")
+        path.write_text(json.dumps(evaluation.report(args.name, ev, results), indent=2) + "\n")
         print(f"Wrote {path}")
 
 
@@ -366,8 +265,9 @@ def build_parser():
     sample = commands.add_parser("sample", help="draw samples and write a PNG grid (or .npy)")
     sample.add_argument("name", metavar="NAME", help=name_help)
     sample.add_argument("--num", type=_positive, default=64, help="number of samples (default 64)")
-    sample.add_argument("--steps", type=_positive, default=50, help="solver steps (default 50)")
-    sample.add_argument("--solver", default="euler", help="euler, heun or rk45 (default euler)")
+    sample.add_argument("--steps", type=_positive,
+                        help="solver steps (default: the checkpoint's recommended, else 50)")
+    sample.add_argument("--solver", help="euler, heun or rk45 (default: the checkpoint's recommended, else euler)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--out", default="grid.png", help="output .png (grid or point plot) or .npy")
     sample.add_argument("--rtol", type=float, help="rk45 relative tolerance")
@@ -383,14 +283,18 @@ def build_parser():
     train.add_argument("--resume-from", metavar="CHECKPOINT",
                        help="warm-start from this checkpoint when the workdir has no training state")
     train.add_argument("--smoke", action="store_true", help="a seconds-long run of the same code path")
+    train.add_argument("--time-limit", type=float, metavar="MINUTES",
+                       help="stop at the last epoch boundary within MINUTES (rerun to resume)")
 
     evaluate = commands.add_parser("eval", help="likelihood and sample metrics on the test set")
     evaluate.add_argument("name", metavar="NAME", help=name_help)
     evaluate.add_argument("--num", type=_positive, default=1000,
-                          help="samples / paths for sample metrics (default 1000)")
-    evaluate.add_argument("--steps", type=_positive, default=50,
-                          help="solver steps for sampling (default 50)")
-    evaluate.add_argument("--solver", default="euler", help="euler, heun or rk45 (default euler)")
+                          help="samples per sampler setting / paths (default 1000)")
+    evaluate.add_argument("--samplers", help="comma-separated SOLVER[:STEPS][@NUM] settings, e.g. "
+                          "euler:1,euler:10,rk45@200 (default: the checkpoint's eval_samplers, else "
+                          "--solver/--steps)")
+    evaluate.add_argument("--steps", type=_positive, help="solver steps for one setting (default 50)")
+    evaluate.add_argument("--solver", help="euler, heun or rk45 for one setting (default euler)")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and dequantization seed (default 0)")
     evaluate.add_argument("--bpd-images", type=_positive, default=100,
                           help="image models: test images for bits/dim (default 100)")
@@ -402,6 +306,10 @@ def build_parser():
                           help="RK45 relative tolerance of the likelihood ODE (default 1e-5)")
     evaluate.add_argument("--atol", type=float, default=1e-5,
                           help="RK45 absolute tolerance of the likelihood ODE (default 1e-5)")
+    evaluate.add_argument("--reference-images", type=_positive, default=10_000,
+                          help="test images in the FD-classifier reference set (default 10000)")
+    evaluate.add_argument("--feature-network", metavar="CLASSIFIER",
+                          help="classifier checkpoint for FD-classifier (default classifier-cifar for CIFAR-10)")
     evaluate.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
 
     push = commands.add_parser("push", help="upload a checkpoint directory to the Hugging Face Hub")

@@ -46,6 +46,14 @@ _DOWNLOADS = {
         "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"])),
 }
 
+CLASS_NAMES = {
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+                      "bag", "ankle boot"),
+}
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """No local copy of an image dataset was found and none could be downloaded."""
 
@@ -53,6 +61,13 @@ class DatasetNotFoundError(FileNotFoundError):
 def list_datasets():
     """Return the names `load` accepts, sorted."""
     return sorted(IMAGE_DATASETS + TOY_DATASETS)
+
+
+def class_names(name):
+    """The class names of a labelled image dataset, in label order."""
+    if name not in CLASS_NAMES:
+        raise ValueError(f"{name!r} has no class names; labelled datasets: {sorted(CLASS_NAMES)}.")
+    return CLASS_NAMES[name]
 
 
 def load(name, split="train", *, num=None, seed=None, data_dir=None, download=None):

@@ -268,20 +268,25 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
     dataset_name, dataset_id = _IMAGE_DATASETS.get(dataset, (dataset, None))
     metrics, training = entry.get("metrics", {}), entry.get("training", {})
     meta = {"library_name": "keras", "license": entry.get("license", "apache-2.0"),
-            "tags": ["zoo", family, "generative", "keras-3", "jax", "tensorflow", "pytorch"]}
+            "tags": ["zoo", family, "generative" if entry.get("sampler") is not None else "classifier",
+                     "keras-3", "jax", "tensorflow", "pytorch"]}
+    generative = entry.get("sampler") is not None
     if dataset_id:
         meta["datasets"] = [dataset_id]
-        meta["pipeline_tag"] = "unconditional-image-generation"
+        meta["pipeline_tag"] = "unconditional-image-generation" if generative else "image-classification"
     if metrics:
         meta["model-index"] = [{"name": name, "results": [{
-            "task": {"type": meta.get("pipeline_tag", "other"), "name": "Unconditional generation"},
+            "task": {"type": meta.get("pipeline_tag", "other"),
+                     "name": "Unconditional generation" if generative else "Image classification"},
             "dataset": {"type": dataset_id or dataset, "name": dataset_name},
             "metrics": [{"type": k.lower(), "name": k, "value": m["value"], "verified": False}
                         for k, m in metrics.items()]}]}]
-    sampler = entry.get("sampler", {})
+    sampler = entry.get("sampler") or {}
     steps = f"steps={sampler['steps']}, " if "steps" in sampler else ""
+    use = (f"images = model.sample(16, {steps}seed=0)" if generative else
+           "logits = model.logits(images)  # uint8 (N, H, W, C) in; model.features(images): penultimate")
     out = ["---", *_yaml_lines(meta), "---", "", f"# {name}", "", entry.get("description", ""), ""]
-    if sample_image:
+    if sample_image and generative:
         out += [f"![Samples from {name}]({sample_image})", ""]
         if sampler:
             settings = ", ".join(f"`{k}={v}`" for k, v in sampler.items())
@@ -303,10 +308,12 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
             "`KERAS_BACKEND=tensorflow` or `KERAS_BACKEND=torch`.", "",
             "```python", "import zoo", "",
             f'model = zoo.load("{name}")  # pinned revision, sha256-verified',
-            f"images = model.sample(16, {steps}seed=0)", "```", "",
+            use, "```", "",
             "or with Keras alone (`import zoo` registers zoo's layers with Keras):", "",
             "```python", "import keras", "import zoo", "",
             f'model = keras.saving.load_model("hf://{repo_id}")', "```", ""]
+    if entry.get("notes"):
+        out += ["## Notes", "", entry["notes"], ""]
     if metrics:
         out += ["## Metrics", "", "| metric | value | how it was measured |", "|---|---|---|"]
         out += [f"| {_cell(k)} | {m['value']:.4g} | {_cell(m.get('how', ''))} |"

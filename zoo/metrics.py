@@ -48,6 +48,31 @@ def frechet_distance(features_a, features_b):
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
 
 
+def classifier_score(probabilities, splits=10):
+    """The Inception Score formula exp(E_x KL(p(y|x) || p(y))) (Salimans et al. 2016,
+    arXiv:1606.03498) on any classifier's `(N, classes)` probabilities: mean and
+    standard deviation over `splits` equal parts, as the IS is reported."""
+    probabilities = np.asarray(probabilities, "float64")
+    if probabilities.ndim != 2 or len(probabilities) < splits:
+        raise ValueError(f"`probabilities` must be (N, classes) with N >= splits={splits}; "
+                         f"received shape {probabilities.shape}.")
+    scores = []
+    for part in np.array_split(probabilities, splits):
+        marginal = part.mean(0, keepdims=True)
+        kl = np.sum(part * (np.log(part + 1e-12) - np.log(marginal + 1e-12)), axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def class_coverage(probabilities):
+    """exp(entropy of the predicted-class histogram) / classes: 1 when every class is
+    predicted equally often, 1/classes when all samples fall in one class."""
+    probabilities = np.asarray(probabilities)
+    counts = np.bincount(probabilities.argmax(-1), minlength=probabilities.shape[-1])
+    shares = counts[counts > 0] / counts.sum()
+    return float(np.exp(-np.sum(shares * np.log(shares))) / probabilities.shape[-1])
+
+
 def straightness(velocity, noise, steps):
     """Straightness of a flow (Liu et al. 2023, arXiv:2209.03003, eq. 8):
     S = int_0^1 E ||(x_1 - x_0) - v(x_t, t)||^2 dt, along Euler trajectories from

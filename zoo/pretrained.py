@@ -43,6 +43,9 @@ def describe_models():
 
 ENTRY_FIELDS = ("description", "family", "config", "hub", "files", "parameters", "dataset",
                 "recipe", "sampler", "metrics", "training", "license")
+# May be left out: the settings `zoo eval NAME` measures by default, and free-text notes
+# for the model card (how a run deviated from its recipe, known weaknesses).
+OPTIONAL_FIELDS = ("eval_samplers", "notes")
 TRAINING_FIELDS = ("hardware", "wall_time", "images_seen", "command")
 _NAME = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
@@ -54,8 +57,8 @@ def _entry_problems(entry):
     if not isinstance(entry, dict):
         return [f"must be a JSON object, not {type(entry).__name__}"]
     problems = [f"missing field `{k}`" for k in ENTRY_FIELDS if k not in entry]
-    problems += [f"unknown field `{k}`.{did_you_mean(k, ENTRY_FIELDS)}"
-                 for k in entry if k not in ENTRY_FIELDS]
+    known = ENTRY_FIELDS + OPTIONAL_FIELDS
+    problems += [f"unknown field `{k}`.{did_you_mean(k, known)}" for k in entry if k not in known]
 
     def text(value):
         return isinstance(value, str) and value.strip() != ""
@@ -85,9 +88,13 @@ def _entry_problems(entry):
           and (v["revision"] is None or (isinstance(v["revision"], str)
                                          and _SHA1.fullmatch(v["revision"]) is not None)),
           "{'repo_id': 'owner/name', 'revision': a 40-hex commit sha, or null until published}")
-    check("sampler", lambda v: isinstance(v, dict) and v and count(v.get("steps", 1), 1) and all(
-        isinstance(k, str) and isinstance(x, (str, int, float, type(None))) for k, x in v.items()),
-        "a non-empty object of recommended settings (e.g. solver, steps >= 1)")
+    check("sampler", lambda v: v is None or (isinstance(v, dict) and v and count(v.get("steps", 1), 1) and all(
+        isinstance(k, str) and isinstance(x, (str, int, float, type(None))) for k, x in v.items())),
+        "a non-empty object of recommended settings (e.g. solver, steps >= 1), or null for a model "
+        "that does not sample (a classifier)")
+    check("eval_samplers", lambda v: isinstance(v, list) and v and all(_is_setting(x) for x in v),
+          "a non-empty list of sampler settings 'SOLVER[:STEPS][@NUM]', e.g. ['euler:10', 'rk45@2000']")
+    check("notes", text, "a non-empty string")
     check("metrics", lambda v: isinstance(v, dict) and all(
         isinstance(m, dict) and set(m) == {"value", "how"} and text(m["how"])
         and isinstance(m["value"], (int, float)) and not isinstance(m["value"], bool)
@@ -118,6 +125,16 @@ def _entry_problems(entry):
                 if not count(size):
                     problems.append(f"`files.size[{file!r}]` must be an integer >= 0")
     return problems
+
+
+def _is_setting(value):
+    from zoo.evaluation import SamplerSetting
+
+    try:
+        SamplerSetting.parse(value)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def _family_class(family):

@@ -2,6 +2,7 @@
 atomically every epoch (weights, optimizer, EMA, seeds, history), and the exported
 inference checkpoint at the end. A killed run continues where it stopped."""
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,38 @@ from zoo import datasets
 from zoo.checkpoint import save_checkpoint, write_atomically
 
 STATE_DIR, EXPORT_DIR = "state", "checkpoint"
+_DEADLINE = None  # set by `time_limit`: a time.monotonic() value, or None
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Within this block, `train` stops at the last epoch boundary that fits in
+    `seconds` (its state is saved, so rerunning resumes). For machines lent by the
+    hour and sessions that end: `zoo train RECIPE --time-limit MINUTES`."""
+    global _DEADLINE
+    previous, _DEADLINE = _DEADLINE, None if seconds is None else time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _DEADLINE = previous
+
+
+class StopBeforeDeadline(keras.callbacks.Callback):
+    """Stop `fit` after an epoch when the next one (timed like the slowest so far)
+    would end past `deadline` (a time.monotonic() value)."""
+
+    def __init__(self, deadline):
+        super().__init__()
+        self.deadline, self.longest, self._start = deadline, 0.0, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self._start)
+        if now + self.longest > self.deadline:
+            self.model.stop_training = True
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -23,7 +56,8 @@ class ArrayBatches(keras.utils.PyDataset):
     the data are reshuffled from `seed`, and a batch depends only on its global step,
     so a run resumed at any epoch sees exactly the batches it would have seen.
     uint8 images are mapped to [-1, 1] per batch (the float copy of a dataset never sits
-    in memory) and optionally flipped left-right. With `labels` or `noise` the batches
+    in memory), optionally flipped left-right and randomly translated (pad by reflection,
+    crop back; the classifier augmentation of He et al. 2016). With `labels` or `noise` the batches
     are dicts `{"data", "labels", "noise"}` as the family models take them.
 
     Args:
@@ -32,19 +66,24 @@ class ArrayBatches(keras.utils.PyDataset):
         labels: optional `(N,)` int array.
         noise: optional `(N, ...)` noise paired with `data` (reflow couplings).
         flip: bool. Random horizontal flips (images only; not with `noise`).
+        crop_padding: int. Random translations of up to this many pixels (images only).
         seed: int. Shuffle and flip seed.
         steps_per_epoch: int or None. Batches per Keras epoch (checkpoint interval).
     """
 
-    def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, seed=0,
-                 steps_per_epoch=None, **kwargs):
+    def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, crop_padding=0,
+                 seed=0, steps_per_epoch=None, **kwargs):
         super().__init__(**kwargs)
-        if flip and noise is not None:
-            raise ValueError("`flip` would break the (noise, data) coupling; use flip=False with `noise`.")
+        if (flip or crop_padding) and noise is not None:
+            raise ValueError("Augmentation would break the (noise, data) coupling; use flip=False and "
+                             "crop_padding=0 with `noise`.")
+        if crop_padding and (data.ndim != 4 or crop_padding >= min(data.shape[1:3])):
+            raise ValueError(f"`crop_padding`={crop_padding} needs images (N, H, W, C) larger than it; "
+                             f"received data of shape {data.shape}.")
         if len(data) < batch_size:
             raise ValueError(f"`batch_size`={batch_size} is larger than the {len(data)} examples.")
         self.data, self.labels, self.noise = data, labels, noise
-        self.batch_size, self.flip, self.seed = batch_size, flip, seed
+        self.batch_size, self.flip, self.crop_padding, self.seed = batch_size, flip, crop_padding, seed
         self.batches_per_pass = len(data) // batch_size  # drop the ragged batch: one trace
         self.steps_per_epoch = steps_per_epoch or self.batches_per_pass
         self.epoch = 0  # set by `train` at the start of each epoch
@@ -69,6 +108,8 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.flip:
             flips = np.random.default_rng([self.seed, step, 1]).random(len(idx)) < 0.5
             data = np.where(flips[:, None, None, None], data[:, :, ::-1], data)
+        if self.crop_padding:
+            data = random_translate(data, self.crop_padding, np.random.default_rng([self.seed, step, 2]))
         if self.labels is None and self.noise is None:
             return (data,)
         batch = {"data": data}
@@ -77,6 +118,16 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.noise is not None:
             batch["noise"] = self.noise[idx]
         return (batch,)
+
+
+def random_translate(images, padding, rng):
+    """Shift each image by up to `padding` pixels in each direction: reflect-pad, then
+    crop at a random offset per image."""
+    num, height, width = images.shape[:3]
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)), mode="reflect")
+    rows = rng.integers(0, 2 * padding + 1, num)[:, None] + np.arange(height)
+    cols = rng.integers(0, 2 * padding + 1, num)[:, None] + np.arange(width)
+    return padded[np.arange(num)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def adam_with_warmup(learning_rate, warmup_steps, clipnorm=1.0):
@@ -93,7 +144,8 @@ def _state_path(workdir):
 
 def save_training_state(model, workdir, epoch, info):
     """Write `workdir/state` atomically: weights with optimizer, seed state, progress."""
-    seed_state = ops.convert_to_numpy(model.seed_generator.state).tolist()
+    generator = getattr(model, "seed_generator", None)
+    seed_state = None if generator is None else ops.convert_to_numpy(generator.state).tolist()
 
     def write(tmp):
         model.save_weights(tmp / "model.weights.h5")
@@ -112,7 +164,9 @@ def restore_training_state(model, workdir):
         model.optimizer.build(model.trainable_variables)
     model.load_weights(state / "model.weights.h5")
     info = json.loads((state / "training.json").read_text())
-    model.seed_generator.state.assign(np.asarray(info.pop("seed_state"), dtype=model.seed_generator.state.dtype))
+    seed_state = info.pop("seed_state", None)
+    if seed_state is not None:
+        model.seed_generator.state.assign(np.asarray(seed_state, dtype=model.seed_generator.state.dtype))
     return info
 
 
@@ -162,6 +216,7 @@ class TrainingState(keras.callbacks.Callback):
             info.setdefault("history", {}).setdefault(key, []).append(float(value))
         info["wall_seconds"] = self._wall_before + time.monotonic() - self._started
         info["images_seen"] = info.get("images_seen", 0) + len(self.batches) * self.batches.batch_size
+        info["epochs_done"] = epoch + 1
         save_training_state(self.model, self.workdir, epoch + 1, info)
 
 
@@ -189,16 +244,20 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
     info = restore_training_state(model, workdir)
     if not info and resume_from is not None:
         info = start_from_checkpoint(model, resume_from)
-    done = info.get("epoch", 0)
-    info.pop("epoch", None)
+    done = info.pop("epoch", 0)
+    info["epochs_done"] = done
     if done < epochs:
+        callbacks = [TrainingState(workdir, info, batches), *callbacks]
+        if _DEADLINE is not None:
+            callbacks.append(StopBeforeDeadline(_DEADLINE))
         # shuffle=False: the batches are already shuffled, deterministically; fit would
         # otherwise reorder them with an unseeded generator and break exact resumption.
         model.fit(batches, epochs=epochs, initial_epoch=done, verbose=verbose, shuffle=False,
-                  callbacks=[TrainingState(workdir, info, batches), *callbacks])
-    exported = model.copy(ema_decay=None) if model.ema_network is not None else model
+                  callbacks=callbacks)
+    exported = model.copy(ema_decay=None) if getattr(model, "ema_network", None) is not None else model
     training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history", "resumed_from")
                 if info.get(key) is not None}
+    # `epochs` done, which is fewer than asked when a time limit stopped the run early.
     save_checkpoint(exported, Path(workdir) / EXPORT_DIR, overwrite=True,
-                    metadata={"training": {**training, "epochs": epochs}, **(metadata or {})})
+                    metadata={"training": {**training, "epochs": info["epochs_done"]}, **(metadata or {})})
     return exported

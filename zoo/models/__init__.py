@@ -1,6 +1,7 @@
 """Family models: thin `keras.Model` subclasses wiring a network to an objective and samplers."""
 
 from zoo.models.base import GenerativeModel
+from zoo.models.classifier import ImageClassifier
 from zoo.models.rectified_flow import RectifiedFlow
 
-__all__ = ["GenerativeModel", "RectifiedFlow"]
+__all__ = ["GenerativeModel", "ImageClassifier", "RectifiedFlow"]

@@ -11,6 +11,18 @@ from zoo import datasets
 from zoo.backend import compile_function
 
 
+def check_uint8_images(images, image_shape, name="images"):
+    """Validate user images: uint8 `(N, *image_shape)`; returns them as NumPy uint8."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[1:] != tuple(image_shape):
+        raise ValueError(f"`{name}` must have shape (N, {', '.join(map(str, image_shape))}); "
+                         f"received {images.shape}. Channel count and size must match the model.")
+    if images.dtype != np.uint8:
+        raise ValueError(f"`{name}` must be uint8 pixels in 0..255; received dtype {images.dtype}. "
+                         "Convert with `np.clip(np.round(x), 0, 255).astype('uint8')`.")
+    return images
+
+
 class GenerativeModel(keras.Model):
     """Base for family models: `call(x)` does the one training forward pass and
     `compute_loss` reduces it, so the stock `fit()` works on every backend.
@@ -111,16 +123,9 @@ class GenerativeModel(keras.Model):
 
     def check_images(self, images, name="images"):
         """Validate uint8 images `(N, *data_shape)` given by a user; returns NumPy uint8."""
-        images = np.asarray(images)
         if not self.is_image:
             raise ValueError(f"This model works on {self.data_shape} points, not images.")
-        if images.ndim != 4 or images.shape[1:] != self.data_shape:
-            raise ValueError(f"`{name}` must have shape (N, {', '.join(map(str, self.data_shape))}); "
-                             f"received {images.shape}. Channel count and size must match the model.")
-        if images.dtype != np.uint8:
-            raise ValueError(f"`{name}` must be uint8 pixels in 0..255; received dtype {images.dtype}. "
-                             "Convert with `np.clip(np.round(x), 0, 255).astype('uint8')`.")
-        return images
+        return check_uint8_images(images, self.data_shape, name)
 
     def initial_noise(self, num, noise, seed):
         """Standard normal starting points: the given `noise` (checked) or `num` fresh

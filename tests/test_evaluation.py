@@ -1,0 +1,69 @@
+"""`zoo eval`'s metrics: the IS-style score and coverage against hand values, sampler
+settings, and an image evaluation end to end (tiny untrained models, real CIFAR-10
+test data) whose FD-classifier must exceed the train-vs-test floor."""
+
+import json
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo import cli, metrics
+from zoo.evaluation import SamplerSetting
+
+
+def test_classifier_score_and_coverage_hand_values():
+    one_hot = np.eye(4)[np.arange(400) % 4]
+    # Confident and balanced: exp(KL(onehot || uniform)) = exp(log 4) = 4.
+    assert metrics.classifier_score(one_hot)[0] == pytest.approx(4.0, rel=1e-6)
+    assert metrics.class_coverage(one_hot) == pytest.approx(1.0)
+    # Every sample the same distribution: KL = 0, score 1.
+    assert metrics.classifier_score(np.full((100, 4), 0.25))[0] == pytest.approx(1.0)
+    # All in one class: coverage 1/classes.
+    assert metrics.class_coverage(np.eye(4)[np.zeros(50, int)]) == pytest.approx(0.25)
+    # Half in each of two classes: exp(log 2) / 4.
+    assert metrics.class_coverage(np.eye(4)[np.arange(50) % 2]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="splits"):
+        metrics.classifier_score(one_hot[:5])
+
+
+def test_sampler_settings_parse():
+    assert SamplerSetting.parse("euler:10") == SamplerSetting("euler", 10)
+    assert SamplerSetting.parse("rk45@200") == SamplerSetting("rk45", None, 200)
+    assert str(SamplerSetting.parse(" heun:4@50 ")) == "heun:4@50"
+    for bad in ("euler:0", "euler:x", "rk45@1", ""):
+        with pytest.raises(ValueError, match="SOLVER|steps must be"):
+            SamplerSetting.parse(bad)
+
+
+@pytest.mark.slow
+def test_image_eval_end_to_end(capsys, tmp_path):
+    flow = zoo.create("rectified_flow_tiny", data_shape=(32, 32, 3), seed=0, ema_decay=None)
+    checkpoint = zoo.save_checkpoint(flow, tmp_path / "flow", metadata={"dataset": "cifar10"})
+    classifier = zoo.save_checkpoint(zoo.create("classifier_tiny", data_shape=(32, 32, 3)), tmp_path / "clf")
+    report_path = tmp_path / "eval.json"
+    status = cli.main(["eval", str(checkpoint), "--samplers", "euler:1,euler:2@20", "--num", "30",
+                       "--reference-images", "60", "--bpd-images", "2", "--rtol", "1e-2", "--atol", "1e-2",
+                       "--straightness-steps", "2", "--feature-network", str(classifier),
+                       "--json", str(report_path)])
+    assert status == 0
+    report = json.loads(report_path.read_text())
+    assert report["samplers"] == ["euler:1", "euler:2@20"]
+    found = report["metrics"]
+    assert {"bits/dim", "FD-classifier (euler 1)", "FD-classifier (euler 2)", "FD-classifier floor (train 30)",
+            "FD-classifier floor (train 20)", "classifier score (euler 1)", "class coverage (euler 2)"} <= set(found)
+    assert all(np.isfinite(m["value"]) for m in found.values())
+    assert "NFE 2" in found["FD-classifier (euler 2)"]["how"]
+    # Noise from an untrained flow is farther from the test set than real training images.
+    assert found["FD-classifier (euler 1)"]["value"] > 2 * found["FD-classifier floor (train 30)"]["value"]
+    shares = found["class coverage (euler 1)"]["details"]
+    assert set(shares) == set(zoo.datasets.class_names("cifar10")) and sum(shares.values()) == pytest.approx(1)
+
+
+def test_classifier_eval_reports_accuracy(capsys, tmp_path):
+    classifier = zoo.save_checkpoint(zoo.create("classifier_tiny", data_shape=(32, 32, 3)), tmp_path / "clf",
+                                     metadata={"dataset": "cifar10"})
+    ev_report = tmp_path / "eval.json"
+    assert cli.main(["eval", str(classifier), "--json", str(ev_report)]) == 0
+    accuracy = json.loads(ev_report.read_text())["metrics"]["test accuracy"]
+    assert 0.0 <= accuracy["value"] <= 1.0 and "10000 cifar10 test images" in accuracy["how"]

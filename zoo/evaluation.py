@@ -1,0 +1,301 @@
+"""`zoo eval`: the measured numbers of a checkpoint, each with how it was measured.
+
+Each metric is a function `(Evaluation) -> [Result, ...]`; a new metric is one such
+function added to the tuple for its kind of model. Samples are drawn once per sampler
+setting and shared by the metrics that need them.
+
+Sample quality on images is measured in the features of the zoo's own classifier
+(`classifier-cifar` for CIFAR-10): "FD-classifier" is the Frechet distance of FID
+computed in those features, so it is NOT comparable with the Inception FIDs of papers;
+`zoo.metrics.frechet_distance` takes any features for users who have Inception.
+"""
+
+import dataclasses
+import functools
+import math
+import re
+
+import keras
+import numpy as np
+
+from zoo import datasets, metrics
+
+DEFAULT_DATASETS = {(32, 32, 3): "cifar10", (28, 28, 1): "mnist", (2,): "moons"}
+FEATURE_NETWORKS = {"cifar10": "classifier-cifar"}
+
+
+@dataclasses.dataclass
+class Result:
+    name: str
+    value: float
+    stderr: float | None = None
+    how: str = ""
+    details: dict | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplerSetting:
+    """One way to sample: `solver`, `steps` (None for rk45) and an optional sample
+    count overriding the evaluation's `num`. Written `euler:10`, `rk45`, `rk45@200`."""
+
+    solver: str
+    steps: int | None = None
+    num: int | None = None
+
+    @classmethod
+    def parse(cls, text):
+        match = re.fullmatch(r"\s*([a-z0-9_-]+)(?::(\d+))?(?:@(\d+))?\s*", str(text))
+        if match is None:
+            raise ValueError(f"Bad sampler setting {text!r}: write SOLVER[:STEPS][@NUM], e.g. "
+                             "'euler:10', 'rk45' or 'rk45@200'.")
+        solver, steps, num = match.groups()
+        steps, num = (int(steps) if steps else None), (int(num) if num else None)
+        if (steps is not None and steps < 1) or (num is not None and num < 2):
+            raise ValueError(f"Bad sampler setting {text!r}: steps must be >= 1 and @NUM >= 2.")
+        return cls(solver, steps, num)
+
+    @property
+    def label(self):
+        return self.solver if self.steps is None else f"{self.solver} {self.steps}"
+
+    def __str__(self):
+        return self.solver + (f":{self.steps}" if self.steps else "") + (f"@{self.num}" if self.num else "")
+
+
+def mean_and_stderr(values):
+    values = np.asarray(values, "float64")
+    stderr = float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else None
+    return float(values.mean()), stderr
+
+
+def mean_nearest_neighbour_distance(a, b, chunk=1024):
+    """Mean Euclidean distance from each row of `a` to its nearest row of `b`."""
+    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
+    nearest = [np.sqrt(((a[i:i + chunk, None, :] - b[None]) ** 2).sum(-1).min(1))
+               for i in range(0, len(a), chunk)]
+    return float(np.concatenate(nearest).mean())
+
+
+class Evaluation:
+    """What the metrics share: the model, the options, and the data, samples and
+    classifier features, each loaded, drawn or computed once.
+
+    Args:
+        model: a loaded zoo model.
+        samplers: sequence of `SamplerSetting` (or strings such as "euler:10").
+        num: int. Samples per setting (unless the setting says `@NUM`).
+        seed: int. Sampling and dequantization seed.
+        bpd_images: int. Test images for bits/dim.
+        straightness_steps: int. Euler steps of the paths whose straightness is measured.
+        test_points: int. 2-D models: test points for likelihood and distances.
+        reference_images: int. Test images in the FD-classifier reference set.
+        rtol, atol: float. RK45 tolerances of likelihood ODEs.
+        feature_network: a classifier (model, name or path) for FD-classifier, or None
+            for the dataset's default in `FEATURE_NETWORKS`.
+        verbose: bool. Progress bars while sampling.
+    """
+
+    def __init__(self, model, *, samplers=("euler:50",), num=1000, seed=0, bpd_images=100,
+                 straightness_steps=100, test_points=2000, reference_images=10_000, rtol=1e-5,
+                 atol=1e-5, feature_network=None, verbose=False):
+        self.model = model
+        self.samplers = [s if isinstance(s, SamplerSetting) else SamplerSetting.parse(s) for s in samplers]
+        if not self.samplers:
+            raise ValueError("`samplers` is empty: give at least one setting such as 'euler:50'.")
+        self.num, self.seed, self.bpd_images = num, seed, bpd_images
+        self.straightness_steps, self.test_points = straightness_steps, test_points
+        self.reference_images, self.rtol, self.atol = reference_images, rtol, atol
+        self._feature_network, self.verbose = feature_network, verbose
+
+    @functools.cached_property
+    def dataset(self):
+        metadata = getattr(self.model, "checkpoint_metadata", None) or {}
+        name = metadata.get("dataset") or DEFAULT_DATASETS.get(self.model.data_shape)
+        if name is None:
+            raise ValueError(f"The checkpoint's metadata names no dataset and there is no default for "
+                             f"data of shape {self.model.data_shape}; add \"dataset\" to its metadata.json.")
+        return name
+
+    def data(self, num, split="test"):
+        data, labels = datasets.load(self.dataset, split, num=num)
+        if data.shape[1:] != self.model.data_shape:
+            raise ValueError(f"The {self.dataset!r} {split} set has examples of shape {data.shape[1:]}, "
+                             f"but the model works on {self.model.data_shape}.")
+        return data, labels
+
+    def test_data(self, num):
+        return self.data(num)[0]
+
+    @functools.cache  # noqa: B019 (one Evaluation per `zoo eval` run)
+    def samples(self, setting):
+        """`(samples, nfe)` drawn once per setting."""
+        num = setting.num or self.num
+        options = {"solver": setting.solver, "seed": self.seed, "return_nfe": True, "verbose": self.verbose}
+        if setting.steps is not None:
+            options["steps"] = setting.steps
+        samples, nfe = self.model.sample(num, **options)
+        return np.asarray(samples), int(nfe)
+
+    def describe(self, setting):
+        samples, nfe = self.samples(setting)
+        return f"{len(samples)} samples, {setting.label} (NFE {nfe}), seed {self.seed}"
+
+    @property
+    def tolerances(self):
+        return {"rtol": self.rtol, "atol": self.atol}
+
+    @property
+    def ode(self):
+        return f"RK45 (rtol {self.rtol:g}, atol {self.atol:g})"
+
+    @functools.cached_property
+    def feature_network(self):
+        """The classifier whose features define FD-classifier, or None if the dataset has none."""
+        network = self._feature_network or FEATURE_NETWORKS.get(self.dataset)
+        if network is None or not isinstance(network, str):
+            return network
+        from zoo.pretrained import load
+
+        return load(network)
+
+    @functools.cache  # noqa: B019
+    def classified(self, kind, setting=None):
+        """`(features, probabilities)` of the test set (`"test"`), the training set
+        (`"train"`, the floor) or a sampler setting's samples (`"samples"`)."""
+        if kind == "samples":
+            images = self.samples(setting)[0]
+        else:
+            count = self.reference_images if kind == "test" else self._sample_count(setting)
+            images = self.data(count, kind)[0]
+        net = self.feature_network
+        logits = net.logits(images)
+        probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+        return net.features(images), probabilities / probabilities.sum(-1, keepdims=True)
+
+    def _sample_count(self, setting):
+        return (setting.num if setting is not None and setting.num else None) or self.num
+
+
+# Metrics ------------------------------------------------------------------------------
+
+
+def bits_per_dim(ev):
+    images = ev.test_data(ev.bpd_images)
+    bpd = ev.model.bits_per_dim(images, seed=ev.seed, **ev.tolerances)
+    mean, stderr = mean_and_stderr(bpd)
+    return [Result("bits/dim", mean, stderr,
+                   f"first {len(images)} {ev.dataset} test images, uniform dequantization "
+                   f"(seed {ev.seed}), probability-flow ODE with {ev.ode}")]
+
+
+def straightness(ev):
+    if not hasattr(ev.model, "straightness"):
+        return []
+    batch = 256
+    noise = ev.model.initial_noise(ev.num, None, ev.seed)
+    # In batches: one call holds `num` trajectories' activations at once.
+    # Its own step count: the sampler's may be 1, where S is 0 by construction.
+    parts = [ev.model.straightness(noise=noise[i:i + batch], steps=ev.straightness_steps)
+             * len(noise[i:i + batch])
+             for i in range(0, len(noise), batch)]
+    return [Result("straightness", sum(parts) / len(noise), None,
+                   f"Liu et al. eq. 8 per dimension, {ev.num} Euler paths of {ev.straightness_steps} steps")]
+
+
+def log_likelihood(ev):
+    points = ev.test_data(ev.test_points)
+    mean, stderr = mean_and_stderr(ev.model.log_prob(points, **ev.tolerances))
+    return [Result("log-likelihood (nats)", mean, stderr,
+                   f"{len(points)} {ev.dataset} test points, exact divergence, {ev.ode}")]
+
+
+def nearest_neighbour_distance(ev):
+    points = ev.test_data(ev.test_points)
+    results = []
+    for setting in ev.samplers:
+        samples = ev.samples(setting)[0]
+        to_data = mean_nearest_neighbour_distance(samples, points)
+        to_samples = mean_nearest_neighbour_distance(points, samples)
+        how = (f"mean Euclidean distance to the nearest neighbour; {ev.describe(setting)}; "
+               f"{len(points)} test points")
+        suffix = _suffix(ev, setting)
+        results += [Result(f"NN distance sample->data{suffix}", to_data, None, how),
+                    Result(f"NN distance data->sample{suffix}", to_samples, None, how),
+                    Result(f"NN distance (symmetric){suffix}", (to_data + to_samples) / 2, None, how)]
+    return results
+
+
+def sample_quality(ev):
+    """FD-classifier, the IS-style score and class coverage of samples at each
+    setting, with the training set's FD to the test set as the floor."""
+    if ev.feature_network is None:
+        return []
+    test_features, test_probabilities = ev.classified("test")
+    names = datasets.class_names(ev.dataset)
+    reference = f"{len(test_features)} {ev.dataset} test images"
+    results = []
+    floors = {}
+    for setting in ev.samplers:
+        count = ev._sample_count(setting)
+        if count not in floors:
+            train_features, _ = ev.classified("train", setting)
+            floors[count] = metrics.frechet_distance(train_features, test_features)
+            results.append(Result(f"FD-classifier floor (train {count})", floors[count], None,
+                                  f"first {count} {ev.dataset} training images vs {reference}, "
+                                  "in classifier-cifar features: the best a model can score with as many samples"))
+        features, probabilities = ev.classified("samples", setting)
+        suffix = _suffix(ev, setting)
+        how = f"{ev.describe(setting)}; in classifier-cifar penultimate features"
+        results.append(Result(f"FD-classifier{suffix}", metrics.frechet_distance(features, test_features),
+                              None, f"{how} vs {reference} (not an Inception FID)"))
+        score, spread = metrics.classifier_score(probabilities)
+        results.append(Result(f"classifier score{suffix}", score, spread,
+                              f"{how}: exp E KL(p(y|x) || p(y)) over 10 splits (IS formula, "
+                              "classifier-cifar not Inception); the test set scores "
+                              f"{metrics.classifier_score(test_probabilities)[0]:.2f}"))
+        shares = np.bincount(probabilities.argmax(-1), minlength=len(names)) / len(probabilities)
+        results.append(Result(f"class coverage{suffix}", metrics.class_coverage(probabilities), None,
+                              f"{how}: exp(entropy of the predicted-class histogram) / classes; "
+                              "1 = every class equally often",
+                              details={name: round(float(s), 4) for name, s in zip(names, shares)}))
+    return results
+
+
+def classifier_accuracy(ev):
+    images, labels = ev.data(None)
+    accuracy = ev.model.accuracy(images, labels)
+    return [Result("test accuracy", accuracy, math.sqrt(accuracy * (1 - accuracy) / len(labels)),
+                   f"top-1 on all {len(labels)} {ev.dataset} test images")]
+
+
+def _suffix(ev, setting):
+    return f" ({setting.label})" if len(ev.samplers) > 1 else ""
+
+
+IMAGE_METRICS = (bits_per_dim, straightness, sample_quality)
+POINT_METRICS = (log_likelihood, nearest_neighbour_distance, straightness)
+CLASSIFIER_METRICS = (classifier_accuracy,)
+
+
+def evaluate(model, **options):
+    """Run the metrics for the model's kind; returns `(Evaluation, [Result])`."""
+    from zoo.models.classifier import ImageClassifier
+
+    ev = Evaluation(model, **options)
+    if isinstance(model, ImageClassifier):
+        chosen = CLASSIFIER_METRICS
+    elif len(model.data_shape) == 3:
+        chosen = IMAGE_METRICS
+    elif model.data_shape == (2,):
+        chosen = POINT_METRICS
+    else:
+        raise ValueError(f"No metrics for data of shape {model.data_shape} yet.")
+    return ev, [result for metric in chosen for result in metric(ev)]
+
+
+def report(name, ev, results):
+    """The JSON-ready report of one evaluation."""
+    return {"model": name, "dataset": ev.dataset, "backend": keras.backend.backend(),
+            "samplers": [str(s) for s in ev.samplers],
+            "metrics": {r.name: {"value": r.value, "stderr": r.stderr, "how": r.how,
+                                 **({"details": r.details} if r.details else {})} for r in results}}
