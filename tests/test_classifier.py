@@ -34,7 +34,7 @@ def _colour_task(rng, num):
 
 
 def test_classifier_learns_and_round_trips(rng, tmp_path):
-    model = zoo.create("classifier_tiny", network={"num_classes": 3, "widths": (8, 16)})
+    model = zoo.create("classifier_tiny", network={"num_classes": 3, "widths": (8, 16), "norm_momentum": 0.9})
     images, labels = _colour_task(rng, 256)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(ArrayBatches(images, 32, labels=labels, flip=True, crop_padding=2, seed=0),

@@ -118,7 +118,8 @@ def _register():
     from zoo.registry import register_config
 
     register_config("classifier_tiny", _classifier, "Tiny ResNet classifier (tests).",
-                    network=dict(num_classes=10, widths=(8, 16), blocks_per_stage=1), data_shape=(16, 16, 3))
+                    network=dict(num_classes=10, widths=(8, 16), blocks_per_stage=1, norm_momentum=0.9),
+                    data_shape=(16, 16, 3))
     register_config("classifier_cifar", _classifier,
                     "Pre-activation ResNet for CIFAR-10 sized for CPU training (widths 32-64-128).",
                     network=dict(num_classes=10, widths=(32, 64, 128), blocks_per_stage=1))

@@ -12,21 +12,23 @@ class PreActBlock(keras.layers.Layer):
     Args:
         filters: int. Output channels.
         strides: int. 2 halves the resolution (the shortcut is then a 1x1 conv).
+        norm_momentum: float. BatchNormalization's moving-average momentum.
     """
 
-    def __init__(self, filters, strides=1, **kwargs):
+    def __init__(self, filters, strides=1, norm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.strides = strides
+        self.norm_momentum = norm_momentum
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.norm1 = keras.layers.BatchNormalization()
+        self.norm1 = keras.layers.BatchNormalization(momentum=self.norm_momentum)
         self.norm1.build(input_shape)
         self.conv1 = keras.layers.Conv2D(self.filters, 3, strides=self.strides, padding="same", use_bias=False)
         self.conv1.build(input_shape)
         inner = self.conv1.compute_output_shape(input_shape)
-        self.norm2 = keras.layers.BatchNormalization()
+        self.norm2 = keras.layers.BatchNormalization(momentum=self.norm_momentum)
         self.norm2.build(inner)
         self.conv2 = keras.layers.Conv2D(self.filters, 3, padding="same", use_bias=False)
         self.conv2.build(inner)
@@ -46,7 +48,8 @@ class PreActBlock(keras.layers.Layer):
         return self.conv1.compute_output_shape(input_shape)[:-1] + (self.filters,)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "strides": self.strides}
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides,
+                "norm_momentum": self.norm_momentum}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -58,6 +61,8 @@ class ResNet(keras.layers.Layer):
         num_classes: int. Logits per image.
         widths: tuple of int. Channels of each stage.
         blocks_per_stage: int. Blocks in each stage.
+        norm_momentum: float. BatchNormalization's moving-average momentum (Keras's 0.99
+            suits long runs; 0.9, PyTorch's default, lets short runs' statistics catch up).
 
     Call args:
         x: `(batch, H, W, C)` float images in [-1, 1].
@@ -67,11 +72,12 @@ class ResNet(keras.layers.Layer):
         `(batch, widths[-1])` penultimate features.
     """
 
-    def __init__(self, num_classes=10, widths=(32, 64, 128), blocks_per_stage=1, **kwargs):
+    def __init__(self, num_classes=10, widths=(32, 64, 128), blocks_per_stage=1, norm_momentum=0.99, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.widths = tuple(widths)
         self.blocks_per_stage = blocks_per_stage
+        self.norm_momentum = norm_momentum
 
     def build(self, input_shape):
         self.stem = keras.layers.Conv2D(self.widths[0], 3, padding="same", use_bias=False)
@@ -80,11 +86,12 @@ class ResNet(keras.layers.Layer):
         self.blocks = []
         for stage, width in enumerate(self.widths):
             for index in range(self.blocks_per_stage):
-                block = PreActBlock(width, strides=2 if stage > 0 and index == 0 else 1)
+                block = PreActBlock(width, strides=2 if stage > 0 and index == 0 else 1,
+                                    norm_momentum=self.norm_momentum)
                 block.build(shape)
                 shape = block.compute_output_shape(shape)
                 self.blocks.append(block)
-        self.final_norm = keras.layers.BatchNormalization()
+        self.final_norm = keras.layers.BatchNormalization(momentum=self.norm_momentum)
         self.final_norm.build(shape)
         self.head = keras.layers.Dense(self.num_classes)
         self.head.build((None, self.widths[-1]))
@@ -104,4 +111,4 @@ class ResNet(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes, "widths": list(self.widths),
-                "blocks_per_stage": self.blocks_per_stage}
+                "blocks_per_stage": self.blocks_per_stage, "norm_momentum": self.norm_momentum}
