@@ -5,3 +5,6 @@ from zoo.layers.embeddings import FourierEmbedding, SinusoidalEmbedding, sinusoi
 
 __all__ = ["AttentionBlock", "Downsample", "FourierEmbedding", "ResBlock", "SinusoidalEmbedding",
            "Upsample", "sinusoidal_embedding"]
+from zoo.layers.couplings import AdditiveCoupling, AffineCoupling, coupling_mask  # noqa: E402,F401
+from zoo.layers.invertible import (ActNorm, CouplingNetwork, DiagonalScaling, InvertibleConv1x1,  # noqa: E402,F401
+                                   LogitTransform, Split, Squeeze, lu_decomposition)

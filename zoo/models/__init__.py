@@ -5,3 +5,5 @@ from zoo.models.classifier import ImageClassifier
 from zoo.models.rectified_flow import RectifiedFlow
 
 __all__ = ["GenerativeModel", "ImageClassifier", "RectifiedFlow"]
+from zoo.models.flows import NICE, Flow, Glow, RealNVP  # noqa: E402,F401
+from zoo.models.diffusion import DDPM, EDM, ScoreSDE  # noqa: E402,F401

@@ -1,0 +1,39 @@
+"""nice-moons: NICE (additive couplings + diagonal scaling) on the 2-D two-moons toy set.
+
+Lab notes. `nice_2d`: 6 additive couplings (MLPs 2 x 64, ~26k parameters) and a
+diagonal scaling over a standard normal. Volume changes only through the scaling, so
+it fits moons worse than the affine flows (test NLL 2.62 nats vs 2.42 for RealNVP,
+3.9 for the untrained N(0, I)); it is here as the baseline. 65 s on 2 CPU cores
+(PyTorch, ~20 ms/step). The density is exact, so the
+checkpoint reports test log-likelihood (nats) next to sample distances.
+
+    KERAS_BACKEND=torch zoo train recipes/nice_moons.py --workdir runs/nice-moons
+
+Rerunning resumes from `<workdir>/state`. `--resume-from nice-moons` copies a published
+checkpoint's weights when the state is gone (the epoch count and Adam restart).
+"""
+
+import keras
+
+import zoo
+from zoo.training import ArrayBatches, train
+
+CONFIG = "nice_2d"
+NUM_POINTS = 20_000  # plenty for a 2-D density; more only slows each epoch
+BATCH_SIZE = 256
+LEARNING_RATE = 1e-3  # Adam; small flows tolerate a large step
+STEPS_PER_EPOCH = 100
+EPOCHS = 30  # 3k steps; NICE's volume-preserving couplings learn slowest and level off early
+SEED = 0
+
+
+def main(workdir="runs/nice-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+    points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
+    model = zoo.create(CONFIG, seed=SEED)
+    if resume_from is not None:  # a saved training state, if any, still takes precedence
+        model.warm_start(resume_from)
+    batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
+    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
+                 optimizer=keras.optimizers.Adam(LEARNING_RATE), verbose=2,
+                 metadata={"recipe": "recipes/nice_moons.py", "dataset": "moons", "config": CONFIG,
+                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})

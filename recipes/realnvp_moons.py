@@ -1,0 +1,38 @@
+"""realnvp-moons: RealNVP (affine couplings, tanh-bounded scale) on the 2-D two-moons toy set.
+
+Lab notes. `realnvp_2d`: 8 affine couplings alternating the two coordinates (MLPs
+2 x 64, ~35k parameters) over a standard normal. ~30 ms/step on 2 idle CPU cores
+(PyTorch), ~3 min in all; the published run took 21 min on cores shared with test
+runs. Test NLL 2.42 nats (the data's own entropy is roughly 2.3). The density is exact, so the
+checkpoint reports test log-likelihood (nats) next to sample distances.
+
+    KERAS_BACKEND=torch zoo train recipes/realnvp_moons.py --workdir runs/realnvp-moons
+
+Rerunning resumes from `<workdir>/state`. `--resume-from realnvp-moons` copies a published
+checkpoint's weights when the state is gone (the epoch count and Adam restart).
+"""
+
+import keras
+
+import zoo
+from zoo.training import ArrayBatches, train
+
+CONFIG = "realnvp_2d"
+NUM_POINTS = 20_000  # plenty for a 2-D density; more only slows each epoch
+BATCH_SIZE = 256
+LEARNING_RATE = 1e-3  # Adam; small flows tolerate a large step
+STEPS_PER_EPOCH = 100
+EPOCHS = 60  # 6k steps: the test NLL flattens after ~4k
+SEED = 0
+
+
+def main(workdir="runs/realnvp-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+    points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
+    model = zoo.create(CONFIG, seed=SEED)
+    if resume_from is not None:  # a saved training state, if any, still takes precedence
+        model.warm_start(resume_from)
+    batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
+    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
+                 optimizer=keras.optimizers.Adam(LEARNING_RATE), verbose=2,
+                 metadata={"recipe": "recipes/realnvp_moons.py", "dataset": "moons", "config": CONFIG,
+                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})
