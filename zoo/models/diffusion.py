@@ -1,0 +1,586 @@
+"""Diffusion models: DDPM (Ho et al. 2020), score SDEs (Song et al. 2021) and EDM
+(Karras et al. 2022), over one denoiser contract.
+
+Noise direction: sigma (or t) large is noise, 0 is data. Every family exposes
+`denoise(x, sigma, labels) -> data estimate` in sigma space (x = data + sigma * noise,
+Karras et al. 2022, eq. 4); VP families feed their network x / sqrt(1 + sigma^2), which
+is their own x_t. The families differ only in their noise levels (training
+distribution, sampling grid, network conditioning) and in the likelihood they report;
+every sampler in `zoo.samplers.diffusion` serves all of them.
+"""
+
+import difflib
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo import datasets, metrics, schedules
+from zoo.backend import keyed_normal
+from zoo.likelihood import ode_log_likelihood, rademacher_like, standard_normal_log_prob
+from zoo.models.base import GenerativeModel
+from zoo.objectives.denoising import (check_parameterization, denoising_loss, drop_labels,
+                                      lognormal_sigmas, network_target, preconditioning,
+                                      variational_bound)
+from zoo.samplers import diffusion as samplers
+from zoo.samplers.ode import check_rk45_finished, sample_rk45
+
+SOLVERS = ("ddpm", "ddim", "heun", "euler", "euler-maruyama", "pc", "rk45")
+
+
+def _bcast(values, x):
+    return ops.reshape(values, (-1,) + (1,) * (len(x.shape) - 1))
+
+
+class Diffusion(GenerativeModel):
+    """What DDPM, ScoreSDE and EDM share: preconditioning, training through
+    `compute_loss`, classifier-free guidance, sampling, encoding and ODE likelihoods.
+
+    Args:
+        network: keras.layers.Layer. `network(x, c_noise, labels) -> tensor like x`.
+        data_shape: tuple of int. One example's shape.
+        parameterization: str. `"eps"`, `"x0"`, `"v"` or `"edm"` (see
+            `zoo.objectives.denoising.preconditioning`).
+        sigma_data: float. Data std assumed by the preconditioning.
+        label_dropout: float. Probability of training with the "no label" token
+            (classifier-free guidance needs > 0).
+        ema_decay: float or None. Weight EMA used for sampling.
+        seed: int or None. Seed for training noise.
+    """
+
+    solvers = SOLVERS
+    default_solver, default_steps = "heun", 18
+
+    def __init__(self, network, data_shape, parameterization="eps", sigma_data=1.0, label_dropout=0.0,
+                 ema_decay=0.999, seed=None, **kwargs):
+        check_parameterization(parameterization)
+        if not 0.0 <= label_dropout < 1.0:
+            raise ValueError(f"`label_dropout` must be in [0, 1). Received: {label_dropout}")
+        super().__init__(network, data_shape, ema_decay=ema_decay, seed=seed, **kwargs)
+        self.parameterization, self.sigma_data, self.label_dropout = parameterization, sigma_data, label_dropout
+
+    # Family hooks ------------------------------------------------------------------------
+
+    def training_noise(self, batch):
+        """`(sigma, c_noise)`: training noise levels and the network's conditioning."""
+        raise NotImplementedError
+
+    def noise_condition(self, sigma):
+        """The network's scalar input at noise level `sigma`."""
+        raise NotImplementedError
+
+    def sigma_grid(self, steps):
+        """The sampling grid for `steps` steps: descending, ending in 0."""
+        raise NotImplementedError
+
+    sigma_min = sigma_max = prior_std = None  # floats, set by each family
+
+    # Training ---------------------------------------------------------------------------
+
+    def call(self, inputs, training=False):
+        data, labels = (inputs["data"], inputs.get("labels")) if isinstance(inputs, dict) else (inputs, None)
+        self.check_data(data)
+        if training and self.ema_network is not None:
+            self.update_ema()
+        sigma, condition = self.training_noise(ops.shape(data)[0])
+        sigma = _bcast(sigma, data)
+        x = data + sigma * keras.random.normal(ops.shape(data), seed=self.seed_generator)
+        c_skip, c_out, c_in = preconditioning(sigma, self.parameterization, self.sigma_data)
+        if labels is not None and training and self.label_dropout > 0:
+            labels = drop_labels(labels, self.network.num_classes, self.label_dropout, self.seed_generator)
+        output = self.network(c_in * x, condition, labels, training=training)
+        return {"output": output, "target": network_target(data, x, c_skip, c_out)}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        return denoising_loss(y_pred["output"], y_pred["target"])
+
+    # The denoiser contract ---------------------------------------------------------------
+
+    def denoise(self, x, sigma, labels=None, guidance=1.0):
+        """Data estimate D(x, sigma) from the sampling (EMA) network, in float32. With
+        `labels` and `guidance` w: D_uncond + w (D_cond - D_uncond) (w = 1: conditional)."""
+        x, sigma = ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(sigma, "float32")
+        c_skip, c_out, c_in = preconditioning(_bcast(sigma, x), self.parameterization, self.sigma_data)
+        condition = self.noise_condition(sigma)
+
+        def estimate(labels):
+            output = self.sampling_network(c_in * x, condition, labels)
+            return c_skip * x + c_out * ops.cast(output, "float32")
+
+        if labels is None or guidance == 1.0:
+            return estimate(labels)
+        unconditional = estimate(ops.full((ops.shape(x)[0],), self.network.num_classes, "int32"))
+        return unconditional + guidance * (estimate(labels) - unconditional)
+
+    # Sampling ---------------------------------------------------------------------------
+
+    def _check_solver(self, solver):
+        if solver not in self.solvers:
+            close = difflib.get_close_matches(str(solver), self.solvers, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"Unknown `solver` {solver!r}; choose one of {self.solvers}.{hint}")
+        return solver
+
+    def _key(self, seed):
+        draw = keras.random.randint((2,), 0, 2**30, seed=self.seed_generator if seed is None else seed)
+        return np.asarray(ops.convert_to_numpy(draw), "int32")
+
+    def _solve(self, solver, steps, options, denoise, x, key):
+        """One solver run in model space: returns `(x, nfe)`."""
+        if solver == "rk45":
+            return samplers.sample_pf_rk45(denoise, x, self.sigma_max, self.sigma_min,
+                                           options["rtol"], options["atol"])
+        sigmas = self.sigma_grid(steps)
+        if solver in ("ddim", "euler"):
+            x = samplers.sample_ddim(denoise, x, sigmas, options["eta"] if solver == "ddim" else 0.0, key)
+        elif solver == "ddpm":
+            x = samplers.sample_ddpm(denoise, x, sigmas, options["variance"], key)
+        elif solver.startswith("analytic-"):
+            x = samplers.sample_ancestral(denoise, x, sigmas, *options["analytic"], key=key)
+        elif solver == "heun":
+            x = samplers.sample_edm(denoise, x, sigmas, churn=options["churn"], key=key)
+            return x, 2 * steps - 1
+        elif solver == "euler-maruyama":
+            x = samplers.sample_euler_maruyama(denoise, x, sigmas, key)
+        elif solver == "pc":
+            x = samplers.sample_pc(denoise, x, sigmas, key, snr=options["snr"])
+            return x, 2 * steps - 1
+        return x, steps
+
+    def sample(self, num=None, *, steps=None, solver=None, seed=None, noise=None, labels=None, guidance=1.0,
+               eta=0.0, churn=0.0, variance="beta_tilde", snr=0.16, batch_size=256, rtol=1e-5, atol=1e-5,
+               raw=False, return_nfe=False, verbose=False):
+        """Draw samples from the prior (sigma_max) down to the data (sigma = 0).
+
+        Args:
+            num: int. Number of samples (or give `noise`).
+            steps: int >= 1. Solver steps (default: the family's); ignored by "rk45".
+            solver: str. "ddpm" (ancestral; `variance` "beta_tilde" or "beta"), "ddim"
+                (`eta` in [0, 1]), "analytic-ddim" / "analytic-ddpm" (DDPM after
+                `estimate_gammas`), "heun" (EDM; `churn` > 0 for Alg. 2), "euler"
+                (= DDIM eta 0), "euler-maruyama", "pc" (Langevin corrector, `snr`) or
+                "rk45" (adaptive, `rtol`, `atol`).
+            seed: int or None. Same seed, same backend -> same samples.
+            noise: array `(N, *data_shape)` of standard normal starting points.
+            labels: optional int array `(N,)` for class-conditional networks.
+            guidance: float. Classifier-free guidance scale (1: plain conditional).
+            raw: bool. Return model-space float32 arrays instead of uint8 images.
+            return_nfe: bool. Also return the number of denoiser evaluations.
+
+        Returns:
+            uint8 images (float32 points), and the NFE if `return_nfe`.
+        """
+        solver = self._check_solver(self.default_solver if solver is None else solver)
+        if solver != "rk45":
+            steps = schedules.check_steps(self.default_steps if steps is None else steps)
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
+            raise ValueError(f"`eta` must be a number in [0, 1]. Received: eta={eta!r}")
+        if eta and solver != "ddim":
+            raise ValueError(f"`eta` only applies to solver='ddim'; received eta={eta} with solver={solver!r}.")
+        if churn < 0 or (churn and solver != "heun"):
+            raise ValueError(f"`churn` must be >= 0 and only applies to solver='heun'. Received: {churn}")
+        if variance not in ("beta_tilde", "beta"):
+            raise ValueError(f"`variance` must be 'beta_tilde' or 'beta'. Received: {variance!r}")
+        noise = self.initial_noise(num, noise, seed)
+        labels = self.check_labels(labels, len(noise))
+        if guidance != 1.0 and labels is None:
+            raise ValueError(f"`guidance`={guidance} needs `labels` (classifier-free guidance is conditional).")
+        options = {"eta": float(eta), "churn": float(churn), "variance": variance, "snr": snr,
+                   "rtol": rtol, "atol": atol}
+        cache = ("sample", solver, steps, guidance, *sorted(options.items()), self._gammas_version(solver))
+        if solver.startswith("analytic-"):  # from the current Gamma_n, outside the compiled function
+            sigmas = self.sigma_grid(steps)
+            options["analytic"] = samplers.analytic_steps(sigmas, self.grid_gammas(sigmas), solver[len("analytic-"):],
+                                                          2.0 if self.is_image else None)
+
+        def build():
+            def run(x, labels, key):
+                x, nfe = self._solve(solver, steps, options,
+                                     lambda x, sigma: self.denoise(x, sigma, labels, guidance), x, key)
+                return x, ops.convert_to_tensor(nfe)
+            return run
+
+        run = self.inference_fn(cache, build)
+        key = self._key(seed)
+        x, nfe = noise * np.float32(self.prior_std), 0
+        progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
+        outputs = []
+        for chunk, start in enumerate(range(0, len(x), batch_size)):
+            chunk_labels = None if labels is None else labels[start:start + batch_size]
+            out, used = run(x[start:start + batch_size], chunk_labels, key + np.array([chunk, 0], "int32"))
+            outputs.append(ops.convert_to_numpy(out))
+            nfe = max(nfe, check_rk45_finished(ops.convert_to_numpy(used)))
+            if progress:
+                progress.add(len(outputs[-1]))
+        out = self.to_output(np.concatenate(outputs), raw)
+        return (out, nfe) if return_nfe else out
+
+    def _gammas_version(self, solver):
+        return None
+
+    def encode(self, x, *, steps=None, solver="ddim", labels=None, guidance=1.0, batch_size=256,
+               rtol=1e-5, atol=1e-5):
+        """Model-space data -> standard normal `noise` along the probability-flow ODE
+        (deterministic DDIM, Song et al. 2021 sec. 4.3, or "rk45");
+        `sample(noise=encode(x), solver=same, steps=same)` reconstructs x."""
+        if solver not in ("ddim", "rk45"):
+            raise ValueError(f"`solver` for encode must be 'ddim' or 'rk45'. Received: {solver!r}")
+        steps = None if solver == "rk45" else schedules.check_steps(self.default_steps if steps is None else steps)
+        x = np.asarray(ops.convert_to_numpy(x), "float32")
+        labels = self.check_labels(labels, len(x))
+
+        def build():
+            def run(x, labels):
+                def denoise(x, sigma):
+                    return self.denoise(x, sigma, labels, guidance)
+                if solver == "rk45":
+                    return sample_rk45(samplers.denoiser_velocity(denoise), x, float(np.log(self.sigma_min)),
+                                       float(np.log(self.sigma_max)), rtol=rtol, atol=atol)[0]
+                return samplers.ddim_encode(denoise, x, self.sigma_grid(steps)[:-1][::-1])
+            return run
+
+        run = self.inference_fn(("encode", solver, steps, guidance, rtol, atol), build)
+        out = [ops.convert_to_numpy(run(x[i:i + batch_size], None if labels is None else labels[i:i + batch_size]))
+               for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) / np.float32(self.prior_std)
+
+    # Likelihood -------------------------------------------------------------------------
+
+    def log_prob(self, x, *, exact=None, seed=0, labels=None, batch_size=64, rtol=1e-5, atol=1e-5):
+        """log-density (nats per example) of model-space `x`, taken as the data at
+        sigma_min, through the probability-flow ODE in log sigma (RK45) to a
+        N(0, prior_std^2) prior (Song et al. 2021, sec. 4.3). `exact=None`: exact
+        divergence up to 32 dimensions, Hutchinson (Rademacher probes from `seed`) above."""
+        x = np.asarray(ops.convert_to_numpy(x), "float32")
+        if x.shape[1:] != self.data_shape:
+            raise ValueError(f"`x` must have shape (N, {', '.join(map(str, self.data_shape))}); received {x.shape}.")
+        exact = self.num_dims <= 32 if exact is None else exact
+        labels = self.check_labels(labels, len(x))
+        probes = None if exact else ops.convert_to_numpy(rademacher_like(x, seed))
+        log_std = float(np.log(self.prior_std))
+
+        def prior(z):
+            return standard_normal_log_prob(z / self.prior_std) - self.num_dims * log_std
+
+        def build():
+            def run(x, probes, labels):
+                velocity = samplers.denoiser_velocity(lambda x, sigma: self.denoise(x, sigma, labels))
+                return ode_log_likelihood(velocity, x, t_data=float(np.log(self.sigma_min)),
+                                          t_noise=float(np.log(self.sigma_max)), probes=probes,
+                                          prior_log_prob=prior, rtol=rtol, atol=atol)
+            return run
+
+        run = self.inference_fn(("log_prob", exact, rtol, atol), build)
+        out = []
+        for start in range(0, len(x), batch_size):
+            end = start + batch_size
+            log_p, nfe = run(x[start:end], None if probes is None else probes[start:end],
+                             None if labels is None else labels[start:end])
+            check_rk45_finished(ops.convert_to_numpy(nfe))
+            out.append(ops.convert_to_numpy(log_p))
+        return np.concatenate(out)
+
+    def ode_bits_per_dim(self, images, *, seed=0, exact=False, labels=None, batch_size=64, rtol=1e-5, atol=1e-5):
+        """Bits/dim of uint8 images through the probability-flow ODE: uniform
+        dequantization with `seed`, mapped to [-1, 1], the rescaling's log-det counted."""
+        images = self.check_images(images)
+        x = 2.0 * datasets.dequantize(images, seed=seed) - 1.0
+        log_p = self.log_prob(x, exact=exact, seed=seed, labels=labels, batch_size=batch_size, rtol=rtol, atol=atol)
+        return metrics.bits_per_dim(log_p, self.num_dims, metrics.uint8_to_model_space_log_det(self.num_dims))
+
+    bits_per_dim_method = "probability-flow ODE likelihood (RK45) of uniformly dequantized images"
+
+    def bits_per_dim(self, images, **kwargs):
+        """`(N,)` bits/dim of uint8 images; `bits_per_dim_method` says which estimate."""
+        return self.ode_bits_per_dim(images, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "parameterization": self.parameterization,
+                "sigma_data": self.sigma_data, "label_dropout": self.label_dropout}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DDPM(Diffusion):
+    """Denoising diffusion probabilistic model: a discrete chain of `num_steps` steps.
+
+    The network sees x_n = sqrt(alpha_bar_n) data + sqrt(1 - alpha_bar_n) noise and
+    t = n / num_steps (n = 1..N; the U-Net's embedding scale 1000 turns that into n for
+    N = 1000). Continuous noise levels (Heun, RK45) interpolate n in log sigma.
+    `bits_per_dim` is the ELBO with the discrete decoder.
+
+    Args:
+        num_steps: int. Chain length N.
+        beta_schedule: str. `"linear"` (Ho et al.) or `"cosine"` (Nichol & Dhariwal).
+        (and those of `Diffusion`).
+
+    References:
+        Ho et al. 2020, arXiv:2006.11239; Song et al. 2021 (DDIM), arXiv:2010.02502;
+        Bao et al. 2022 (Analytic-DPM), arXiv:2201.06503.
+    """
+
+    solvers = SOLVERS + ("analytic-ddim", "analytic-ddpm")
+    default_solver = "ddpm"
+    bits_per_dim_method = "negative ELBO (Ho et al. 2020 eq. 5) with the discrete decoder, all N terms"
+
+    def __init__(self, network, data_shape, num_steps=1000, beta_schedule="linear", parameterization="eps",
+                 **kwargs):
+        self_betas = schedules.ddpm_betas(beta_schedule, num_steps)
+        # `build` (run by the base __init__) needs the chain length for the `gammas` weight.
+        object.__setattr__(self, "num_steps", int(num_steps))
+        super().__init__(network, data_shape, parameterization=parameterization, **kwargs)
+        self.beta_schedule = beta_schedule
+        self.alpha_bars = schedules.alpha_bars(self_betas)
+        sigmas = schedules.alpha_bar_to_sigma(self.alpha_bars).astype("float32")
+        self.sigmas, self.log_sigmas = sigmas, np.log(sigmas)
+        self.sigma_min, self.sigma_max = float(sigmas[0]), float(sigmas[-1])
+        self.prior_std = float(1 / np.sqrt(self.alpha_bars[-1]))
+        self.default_steps = num_steps
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        # Analytic-DPM's Gamma_n, estimated from data by `estimate_gammas`; 0 = not yet.
+        self.gammas = self.add_weight(shape=(self.num_steps,), initializer="zeros", trainable=False, name="gammas")
+
+    def training_noise(self, batch):
+        n = keras.random.randint((batch,), 1, self.num_steps + 1, seed=self.seed_generator)
+        return ops.take(ops.convert_to_tensor(self.sigmas), n - 1), ops.cast(n, "float32") / self.num_steps
+
+    def noise_condition(self, sigma):
+        if self.num_steps == 1:
+            return ops.ones_like(sigma)
+        log_sigmas = ops.convert_to_tensor(self.log_sigmas)
+        log_sigma = ops.log(ops.maximum(sigma, 1e-10))
+        upper = ops.clip(ops.searchsorted(log_sigmas, log_sigma), 1, self.num_steps - 1)
+        low, high = ops.take(log_sigmas, upper - 1), ops.take(log_sigmas, upper)
+        weight = ops.clip((log_sigma - low) / (high - low), 0.0, 1.0)
+        return (ops.cast(upper, "float32") + weight) / self.num_steps
+
+    def timesteps(self, steps):
+        """The DDIM sub-sequence of `steps` of the chain's steps n, from N down to 1."""
+        steps = schedules.check_steps(steps)
+        if steps > self.num_steps:
+            raise ValueError(f"`steps` must be <= num_steps={self.num_steps} for a DDPM. Received: {steps}")
+        return np.unique(np.round(np.linspace(1, self.num_steps, steps)).astype(int))[::-1]
+
+    def sigma_grid(self, steps):
+        return np.append(self.sigmas[self.timesteps(steps) - 1], 0.0).astype("float32")
+
+    # Analytic-DPM ----------------------------------------------------------------------
+
+    def estimate_gammas(self, data, *, num=None, seed=0, batch_size=256):
+        """Monte Carlo estimate of Gamma_n = E ||eps_hat(x_n, n)||^2 / d at every step n
+        from model-space training `data` (Bao et al. 2022, eq. 8), stored in the
+        `gammas` weight (saved with the checkpoint). Returns the `(N,)` values."""
+        data = np.asarray(data, "float32")[:num]
+        key = self._key(seed)
+
+        def build():
+            def run(x, n_index, key):
+                sigma = ops.take(ops.convert_to_tensor(self.sigmas), n_index)
+                noise = keyed_normal(ops.shape(x), key)
+                noisy = x + sigma * noise
+                eps = (noisy - self.denoise(noisy, ops.ones((ops.shape(x)[0],)) * sigma)) / sigma
+                return ops.sum(ops.reshape(ops.square(eps), (ops.shape(x)[0], -1)), axis=-1)
+            return run
+
+        run = self.inference_fn(("gammas",), build)
+        gammas = np.zeros(self.num_steps)
+        for n in range(self.num_steps):
+            total = sum(float(np.sum(ops.convert_to_numpy(run(data[i:i + batch_size], np.int32(n),
+                                                               key + np.array([i, n], "int32")))))
+                        for i in range(0, len(data), batch_size))
+            gammas[n] = total / (len(data) * self.num_dims)
+        self.gammas.assign(gammas.astype("float32"))
+        return gammas
+
+    def grid_gammas(self, sigmas):
+        gammas = ops.convert_to_numpy(self.gammas)
+        if not np.all(gammas > 0):
+            raise ValueError("Analytic-DPM solvers need Gamma_n: call `model.estimate_gammas(train_data)` first.")
+        index = np.searchsorted(self.sigmas, np.asarray(sigmas[:-1], "float32"))
+        return gammas[np.clip(index, 0, self.num_steps - 1)]
+
+    def _gammas_version(self, solver):
+        return hash(ops.convert_to_numpy(self.gammas).tobytes()) if solver.startswith("analytic") else None
+
+    # The variational bound -------------------------------------------------------------
+
+    def reverse_variances(self, variance="beta_tilde"):
+        """Reverse-step variances (VP units) for n = 1..N: "beta_tilde" (step 1 takes
+        beta-tilde_2, as Ho et al.'s clipped log-variance), "beta", or "analytic"
+        (Analytic-DDPM, from `estimate_gammas`)."""
+        prev = np.append(1.0, self.alpha_bars[:-1])
+        betas = 1 - self.alpha_bars / prev
+        if variance == "beta":
+            return betas
+        if variance == "beta_tilde":
+            posterior = betas * (1 - prev) / (1 - self.alpha_bars)
+            return np.append(posterior[1] if self.num_steps > 1 else betas[0], posterior[1:])
+        if variance == "analytic":
+            grid = np.append(self.sigmas[::-1], 0.0)
+            values, _ = samplers.analytic_variances(grid, self.grid_gammas(grid), "ddpm",
+                                                    2.0 if self.is_image else None)
+            return np.maximum(values[::-1], 1e-10)
+        raise ValueError(f"`variance` must be 'beta_tilde', 'beta' or 'analytic'. Received: {variance!r}")
+
+    def nll(self, x, *, variance="beta_tilde", decoder="discrete", seed=0, labels=None, batch_size=64):
+        """Negative ELBO in nats per example of model-space `x` (`variational_bound`)."""
+        x = np.asarray(ops.convert_to_numpy(x), "float32")
+        labels = self.check_labels(labels, len(x))
+        variances = self.reverse_variances(variance)
+        key = self._key(seed)
+
+        def build():
+            def run(x, labels, key):
+                return variational_bound(lambda x, sigma: self.denoise(x, sigma, labels), x, self.alpha_bars,
+                                         variances, key, decoder)
+            return run
+
+        run = self.inference_fn(("nll", variance, decoder, self._gammas_version(variance)), build)
+        return np.concatenate([ops.convert_to_numpy(run(x[i:i + batch_size],
+                                                        None if labels is None else labels[i:i + batch_size],
+                                                        key + np.array([i, 0], "int32")))
+                               for i in range(0, len(x), batch_size)])
+
+    def bits_per_dim(self, images, *, seed=0, variance="beta_tilde", labels=None, batch_size=64, **ignored):
+        """`(N,)` bits/dim of uint8 images: the negative ELBO with the discrete decoder
+        (an upper bound on the discrete NLL; no dequantization). `ode_bits_per_dim`
+        gives the probability-flow ODE estimate instead; RK45 options are ignored here."""
+        images = self.check_images(images)
+        nats = self.nll(datasets.to_model_space(images), variance=variance, seed=seed, labels=labels,
+                        batch_size=batch_size)
+        return nats / (self.num_dims * np.log(2.0))
+
+    def get_config(self):
+        return {**super().get_config(), "num_steps": self.num_steps, "beta_schedule": self.beta_schedule}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ScoreSDE(Diffusion):
+    """Score-based model of a VP, sub-VP or VE SDE, trained by continuous-time denoising
+    score matching (t ~ U[eps, 1], eps-MSE, i.e. lambda(t) = std(t)^2). The network sees
+    x / sqrt(1 + sigma^2) (VP's own x_t) and t. Time: t=eps data, t=1 noise.
+
+    Args:
+        sde: str. `"vp"`, `"subvp"` or `"ve"`.
+        beta_min, beta_max: float. VP / sub-VP beta(t) range.
+        sigma_min, sigma_max: float. VE noise range.
+        eps: float. Smallest training and sampling time.
+
+    References:
+        Song et al. 2021, arXiv:2011.13456.
+    """
+
+    default_solver, default_steps = "pc", 500
+    bits_per_dim_method = "probability-flow ODE likelihood (RK45) of uniformly dequantized images"
+
+    def __init__(self, network, data_shape, sde="vp", beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0,
+                 eps=1e-3, parameterization="eps", **kwargs):
+        if sde not in schedules.SDES:
+            raise ValueError(f"`sde` must be one of {schedules.SDES}. Received: {sde!r}")
+        super().__init__(network, data_shape, parameterization=parameterization, **kwargs)
+        self.sde, self.eps = sde, eps
+        self.params = dict(beta_min=beta_min, beta_max=beta_max, sigma_min=sigma_min, sigma_max=sigma_max)
+        self.sigma_min = float(schedules.sde_sigma(sde, eps, **self.params))
+        self.sigma_max = float(schedules.sde_sigma(sde, 1.0, **self.params))
+        mean, std = schedules.sde_marginal(sde, 1.0, **self.params)
+        self.prior_std = float(std if sde == "ve" else 1.0 / mean)
+
+    def training_noise(self, batch):
+        t = self.eps + (1.0 - self.eps) * keras.random.uniform((batch,), seed=self.seed_generator)
+        return schedules.sde_sigma(self.sde, t, **self.params), t
+
+    def noise_condition(self, sigma):
+        return schedules.sde_sigma_to_t(self.sde, sigma, **self.params)
+
+    def sigma_grid(self, steps):
+        t = np.linspace(1.0, self.eps, schedules.check_steps(steps))
+        return np.append(schedules.sde_sigma(self.sde, t, **self.params), 0.0).astype("float32")
+
+    def get_config(self):
+        return {**super().get_config(), "sde": self.sde, "eps": self.eps, **self.params}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class EDM(Diffusion):
+    """EDM (Karras et al. 2022): preconditioned denoiser (c_skip, c_out, c_in and
+    c_noise = ln(sigma) / 4), ln sigma ~ N(p_mean, p_std^2) in training with the
+    weight lambda = 1 / c_out^2, Karras sigma grid with `rho` for sampling.
+
+    Args:
+        sigma_data: float. Data std (0.5 for images in [-1, 1]).
+        p_mean, p_std: float. Training noise distribution.
+        sigma_min, sigma_max, rho: float. Sampling grid.
+
+    References:
+        Karras et al. 2022, arXiv:2206.00364.
+    """
+
+    default_solver, default_steps = "heun", 18
+
+    def __init__(self, network, data_shape, sigma_data=0.5, p_mean=-1.2, p_std=1.2, sigma_min=0.002,
+                 sigma_max=80.0, rho=7.0, parameterization="edm", **kwargs):
+        super().__init__(network, data_shape, parameterization=parameterization, sigma_data=sigma_data, **kwargs)
+        self.p_mean, self.p_std, self.rho = p_mean, p_std, rho
+        self.sigma_min, self.sigma_max, self.prior_std = sigma_min, sigma_max, sigma_max
+
+    def training_noise(self, batch):
+        sigma = lognormal_sigmas(batch, self.p_mean, self.p_std, self.seed_generator)
+        return sigma, self.noise_condition(sigma)
+
+    def noise_condition(self, sigma):
+        return 0.25 * ops.log(sigma)
+
+    def sigma_grid(self, steps):
+        return schedules.karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho)
+
+    def get_config(self):
+        return {**super().get_config(), "p_mean": self.p_mean, "p_std": self.p_std,
+                "sigma_min": self.sigma_min, "sigma_max": self.sigma_max, "rho": self.rho}
+
+
+# Named configs ---------------------------------------------------------------------------
+
+def _build(family):
+    def build(network, data_shape=(32, 32, 3), **kwargs):
+        from zoo.networks import MLP, UNet
+
+        kind, network_kwargs = network
+        net = {"unet": UNet, "mlp": MLP}[kind](**network_kwargs)
+        return family(net, data_shape, **kwargs)
+    return build
+
+
+def _register():
+    from zoo.registry import register_config
+
+    tiny = ("unet", dict(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, attention_resolutions=(8,),
+                         groups=8))
+    # The CPU-sized U-Net of rectified_flow_small (1.6M parameters).
+    small = dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=2, attention_resolutions=(8,),
+                 dropout=0.1, groups=8)
+    mlp = ("mlp", dict(hidden=128, depth=3, embedding_dim=32))
+    register_config("ddpm_tiny", _build(DDPM), "Tiny U-Net DDPM (tests, smoke runs); 16x16x3, 1000 steps.",
+                    network=tiny, data_shape=(16, 16, 3))
+    register_config("ddpm_small", _build(DDPM), "DDPM with the CPU-sized U-Net of rectified_flow_small (1.6M).",
+                    network=("unet", small))
+    register_config("ddpm_mlp", _build(DDPM), "DDPM (1000 linear-beta steps) with an MLP for 2-D toy data.",
+                    network=mlp, data_shape=(2,))
+    register_config("score_sde_tiny", _build(ScoreSDE), "Tiny U-Net VP-SDE score model (tests); 16x16x3.",
+                    network=tiny, data_shape=(16, 16, 3))
+    register_config("score_sde_mlp", _build(ScoreSDE), "VP-SDE score model with an MLP for 2-D toy data.",
+                    network=mlp, data_shape=(2,))
+    register_config("score_sde_small", _build(ScoreSDE), "VP-SDE with the CPU-sized U-Net (1.6M).",
+                    network=("unet", small))
+    register_config("edm_tiny", _build(EDM), "Tiny U-Net EDM (tests, smoke runs); 16x16x3.",
+                    network=tiny, data_shape=(16, 16, 3))
+    # 2-D toy sets have std ~1, not the 0.5 of images in [-1, 1].
+    register_config("edm_mlp", _build(EDM), "EDM with an MLP for 2-D toy data (sigma_data 1).",
+                    network=mlp, data_shape=(2,), sigma_data=1.0)
+    register_config("edm_small", _build(EDM), "EDM with the CPU-sized U-Net (1.6M).", network=("unet", small))
+    register_config("edm_small_cond", _build(EDM),
+                    "Class-conditional EDM (10 classes, 10% label dropout for guidance), CPU-sized U-Net.",
+                    network=("unet", {**small, "num_classes": 10}), label_dropout=0.1)
+
+
+_register()

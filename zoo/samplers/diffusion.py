@@ -1,0 +1,238 @@
+"""Diffusion samplers over one contract: a denoiser `denoise(x, sigma) -> data estimate`.
+
+Everything runs in sigma space (Karras et al. 2022, arXiv:2206.00364, eq. 4): a noisy
+example is x = data + sigma * noise, sigma is a `(batch,)` tensor, and a grid `sigmas`
+descends from the largest noise level to a final 0. VP models (DDPM, VP/sub-VP SDEs) are
+the same x scaled by s(t); their family models do that scaling inside `denoise`, so the
+functions here serve every family. Stochastic samplers take a `(2,)` int32 `key` and draw
+step i's noise from (key[0], key[1] + i) with `zoo.backend.keyed_normal`.
+"""
+
+import numpy as np
+from keras import ops
+
+from zoo.backend import keyed_normal
+from zoo.samplers.ode import sample_rk45
+
+
+def _full(x, value):
+    return ops.ones((ops.shape(x)[0],), dtype="float32") * value
+
+
+def _noise(x, key, i):
+    key = ops.convert_to_tensor(key, "int32")
+    return keyed_normal(ops.shape(x), ops.stack([key[0], key[1] + ops.cast(i, "int32")]))
+
+
+def _tensor(values):
+    return ops.convert_to_tensor(np.asarray(values, "float32"))
+
+
+def check_grid(sigmas):
+    """A grid must descend, end in 0 and have no other zero."""
+    sigmas = np.asarray(sigmas, "float32")
+    if sigmas.ndim != 1 or len(sigmas) < 2 or sigmas[-1] != 0 or np.any(sigmas[:-1] <= 0) \
+            or np.any(np.diff(sigmas) >= 0):
+        raise ValueError(f"`sigmas` must descend to a final 0 with positive values before it; received {sigmas}.")
+    return sigmas
+
+
+# Ancestral (DDPM / DDIM family) ---------------------------------------------------------
+
+def ddim_steps(sigmas, eta=0.0):
+    """`(sigmas_down, sigmas_up)` of DDIM (Song et al. 2021, arXiv:2010.02502, eq. 16) in
+    sigma space: up^2 = eta^2 s'^2 (s^2 - s'^2) / s^2, down^2 = s'^2 - up^2."""
+    sigmas = check_grid(sigmas).astype("float64")
+    now, nxt = sigmas[:-1], sigmas[1:]
+    up = np.minimum(nxt, eta * np.sqrt(nxt**2 * (now**2 - nxt**2) / now**2))
+    return np.sqrt(nxt**2 - up**2), up
+
+
+def ddpm_steps(sigmas, variance="beta_tilde"):
+    """`(sigmas_down, sigmas_up)` of DDPM ancestral sampling (Ho et al. 2020, Alg. 2):
+    the posterior mean, with the posterior variance beta-tilde or the forward beta (VP's
+    beta_n = 1 - alpha_bar_n / alpha_bar_{n-1}, divided by alpha_bar_{n-1} into sigma
+    space). No noise on the last step."""
+    sigmas = check_grid(sigmas).astype("float64")
+    now, nxt = sigmas[:-1], sigmas[1:]
+    down = nxt**2 / now
+    if variance == "beta_tilde":
+        up = nxt * np.sqrt(now**2 - nxt**2) / now
+    elif variance == "beta":
+        up = np.sqrt((now**2 - nxt**2) * (1 + nxt**2) / (1 + now**2)) * (nxt > 0)
+    else:
+        raise ValueError(f"`variance` must be 'beta_tilde' or 'beta'. Received: {variance!r}")
+    return down, up
+
+
+def analytic_variances(sigmas, gammas, kind="ddim", data_range=2.0):
+    """Analytic-DPM's optimal reverse variance per step, in VP units (Bao et al. 2022,
+    arXiv:2201.06503, Thm. 1, with the clipping bounds of Thm. 2), for the DDIM
+    (lambda^2 = 0) or DDPM (lambda^2 = beta-tilde) mean:
+    sigma*^2 = lambda^2 + (sqrt(bbar_n / alpha_n) - sqrt(bbar_{n-1} - lambda^2))^2 (1 - Gamma_n),
+    clipped to [lambda^2, lambda^2 + (...)^2] and, for data in a range of width
+    `data_range` (None: unbounded), below lambda^2 + (sqrt(abar_{n-1}) - sqrt(bbar_{n-1}
+    - lambda^2) sqrt(abar_n / bbar_n))^2 (data_range / 2)^2. `gammas[i]` is Gamma at
+    `sigmas[i]`. Returns `(variances, lambda^2)`."""
+    sigmas = check_grid(sigmas).astype("float64")
+    abar, abar_prev = 1 / (1 + sigmas[:-1] ** 2), 1 / (1 + sigmas[1:] ** 2)
+    bbar, bbar_prev, alpha = 1 - abar, 1 - abar_prev, abar / abar_prev
+    if kind == "ddim":
+        lam2 = np.zeros_like(abar)
+    elif kind == "ddpm":
+        lam2 = bbar_prev / bbar * (1 - alpha)
+    else:
+        raise ValueError(f"`kind` must be 'ddim' or 'ddpm'. Received: {kind!r}")
+    rest = np.sqrt(np.maximum(bbar_prev - lam2, 0))
+    gap = (np.sqrt(bbar / alpha) - rest) ** 2
+    upper = lam2 + gap
+    if data_range is not None:
+        bound = (np.sqrt(abar_prev) - rest * np.sqrt(abar / bbar)) ** 2
+        upper = np.minimum(upper, lam2 + bound * (data_range / 2) ** 2)
+    gammas = np.asarray(gammas, "float64")[:len(abar)]
+    return np.clip(lam2 + gap * (1 - gammas), lam2, upper), lam2
+
+
+def analytic_steps(sigmas, gammas, kind="ddim", data_range=2.0):
+    """`(sigmas_down, sigmas_up)` of Analytic-DDIM / Analytic-DDPM in sigma space: the
+    DDIM-family mean with `analytic_variances`; no noise on the last step."""
+    variances, lam2 = analytic_variances(sigmas, gammas, kind, data_range)
+    abar_prev = 1 / (1 + np.asarray(sigmas, "float64")[1:] ** 2)
+    down = np.sqrt(np.maximum(1 - abar_prev - lam2, 0) / abar_prev)
+    return down, np.sqrt(variances / abar_prev) * (np.asarray(sigmas)[1:] > 0)
+
+
+def sample_ancestral(denoise, x, sigmas, sigmas_down, sigmas_up, key=None):
+    """x <- D + down * (x - D) / sigma + up * z at each step: DDIM, DDPM and Analytic-DPM
+    differ only in (down, up) (k-diffusion's ancestral step). NFE = len(sigmas) - 1."""
+    x, grid = ops.convert_to_tensor(x, "float32"), _tensor(sigmas)
+    down, up = _tensor(sigmas_down), _tensor(sigmas_up)
+    stochastic = bool(np.any(np.asarray(sigmas_up) > 0))
+
+    def step(i, x):
+        sigma = ops.take(grid, i)
+        data = denoise(x, _full(x, sigma))
+        x = data + ops.take(down, i) * (x - data) / sigma
+        return x + ops.take(up, i) * _noise(x, key, i) if stochastic else x
+
+    return ops.fori_loop(0, len(sigmas) - 1, step, x)
+
+
+def sample_ddim(denoise, x, sigmas, eta=0.0, key=None):
+    """DDIM with `eta` in [0, 1] over any grid (eta=0: Euler on the probability-flow ODE)."""
+    return sample_ancestral(denoise, x, sigmas, *ddim_steps(sigmas, eta), key=key)
+
+
+def sample_ddpm(denoise, x, sigmas, variance="beta_tilde", key=None):
+    """DDPM ancestral sampling (Ho et al. 2020, Alg. 2) over a (sub-)grid."""
+    return sample_ancestral(denoise, x, sigmas, *ddpm_steps(sigmas, variance), key=key)
+
+
+# EDM ------------------------------------------------------------------------------------
+
+def sample_edm(denoise, x, sigmas, churn=0.0, s_tmin=0.0, s_tmax=float("inf"), s_noise=1.0, key=None):
+    """Karras et al. 2022 Heun sampler: Alg. 1 (churn=0, deterministic) and Alg. 2 (noise
+    raised by gamma = min(churn / N, sqrt 2 - 1) before each step). The last step, to
+    sigma = 0, is Euler. NFE = 2 N - 1 for N = len(sigmas) - 1."""
+    sigmas = check_grid(sigmas)
+    steps = len(sigmas) - 1
+    gammas = np.where((sigmas[:-1] >= s_tmin) & (sigmas[:-1] <= s_tmax),
+                      min(churn / steps, np.sqrt(2) - 1), 0.0)
+    grid, hats = _tensor(sigmas), _tensor(sigmas[:-1] * (1 + gammas))
+    x = ops.convert_to_tensor(x, "float32")
+
+    def euler(i, x):
+        sigma, sigma_hat = ops.take(grid, i), ops.take(hats, i)
+        if churn > 0:
+            x = x + ops.sqrt(sigma_hat**2 - sigma**2) * s_noise * _noise(x, key, i)
+        d = (x - denoise(x, _full(x, sigma_hat))) / sigma_hat
+        return x, x + (ops.take(grid, i + 1) - sigma_hat) * d, d, sigma_hat
+
+    def heun(i, x):
+        x_hat, x_next, d, sigma_hat = euler(i, x)
+        sigma_next = ops.take(grid, i + 1)
+        d_next = (x_next - denoise(x_next, _full(x, sigma_next))) / sigma_next
+        return x_hat + (sigma_next - sigma_hat) * 0.5 * (d + d_next)
+
+    x = ops.fori_loop(0, steps - 1, heun, x)
+    return euler(steps - 1, x)[1]
+
+
+# Score SDE ------------------------------------------------------------------------------
+
+def _score(denoise, x, sigma):
+    return (denoise(x, _full(x, sigma)) - x) / sigma**2
+
+
+def sample_euler_maruyama(denoise, x, sigmas, key=None):
+    """Euler-Maruyama on the reverse SDE (Song et al. 2021, arXiv:2011.13456, eq. 6) in
+    sigma space, dx = -d(sigma^2) score + sqrt(d(sigma^2)) dw; the last step to 0 is
+    the noise-free Tweedie denoising of Song et al.'s samplers."""
+    sigmas = check_grid(sigmas)
+    grid = _tensor(sigmas)
+    x = ops.convert_to_tensor(x, "float32")
+
+    def step(i, x):
+        sigma, sigma_next = ops.take(grid, i), ops.take(grid, i + 1)
+        variance = sigma**2 - sigma_next**2
+        return x + variance * _score(denoise, x, sigma) + ops.sqrt(variance) * _noise(x, key, i)
+
+    x = ops.fori_loop(0, len(sigmas) - 2, step, x)
+    return denoise(x, _full(x, sigmas[-2]))
+
+
+def _norm(x):
+    return ops.sqrt(ops.sum(ops.reshape(ops.square(x), (ops.shape(x)[0], -1)), axis=-1))
+
+
+def sample_pc(denoise, x, sigmas, key=None, snr=0.16, corrector_steps=1):
+    """Predictor-corrector (Song et al. 2021, Alg. 1 with Alg. 4/5): at each level,
+    `corrector_steps` Langevin steps of size 2 (snr |z| / |score|)^2, the norms averaged
+    over the batch as in Song et al.'s code (per-example ratios are heavy-tailed in few
+    dimensions), then one Euler-Maruyama predictor step; Tweedie denoising at the end."""
+    sigmas = check_grid(sigmas)
+    grid = _tensor(sigmas)
+    x = ops.convert_to_tensor(x, "float32")
+    draws = corrector_steps + 1
+
+    def step(i, x):
+        sigma = ops.take(grid, i)
+        for j in range(corrector_steps):
+            score, z = _score(denoise, x, sigma), _noise(x, key, i * draws + j)
+            size = 2.0 * (snr * ops.mean(_norm(z)) / ops.maximum(ops.mean(_norm(score)), 1e-12)) ** 2
+            x = x + size * score + ops.sqrt(2.0 * size) * z
+        variance = sigma**2 - ops.take(grid, i + 1) ** 2
+        return x + variance * _score(denoise, x, sigma) + ops.sqrt(variance) * _noise(
+            x, key, i * draws + corrector_steps)
+
+    x = ops.fori_loop(0, len(sigmas) - 2, step, x)
+    return denoise(x, _full(x, sigmas[-2]))
+
+
+def ddim_encode(denoise, x, sigmas):
+    """Deterministic DDIM run backwards (Song et al. 2021, sec. 4.3): from data at the
+    smallest noise level of `sigmas` (ascending, positive) up to the largest."""
+    grid = _tensor(sigmas)
+    x = ops.convert_to_tensor(x, "float32")
+
+    def step(i, x):
+        data = denoise(x, _full(x, ops.take(grid, i)))
+        return data + ops.take(grid, i + 1) / ops.take(grid, i) * (x - data)
+
+    return ops.fori_loop(0, len(sigmas) - 1, step, x)
+
+
+# Probability-flow ODE -------------------------------------------------------------------
+
+def denoiser_velocity(denoise):
+    """The probability-flow ODE in u = log sigma: dx/du = x - D(x, e^u) (Karras et al.
+    2022, eq. 3 with sigma(t) = t, times sigma); bounded, so adaptive steps stay sane."""
+    return lambda x, u: x - denoise(x, ops.exp(u))
+
+
+def sample_pf_rk45(denoise, x, sigma_max, sigma_min, rtol=1e-5, atol=1e-5):
+    """RK45 (zoo.samplers.ode) on the probability-flow ODE from sigma_max to sigma_min,
+    then the Euler step to 0 (= D(x, sigma_min)). Returns `(x, nfe)`."""
+    x, nfe = sample_rk45(denoiser_velocity(denoise), x, float(np.log(sigma_max)), float(np.log(sigma_min)),
+                         rtol=rtol, atol=atol)
+    return denoise(x, _full(x, sigma_min)), nfe + 1
