@@ -1,8 +1,12 @@
 """rectified-flow-mnist: 1-rectified flow on MNIST (unconditional, 28x28x1).
 
-Lab notes. Same CPU-sized U-Net as rectified-flow-cifar (`rectified_flow_small`, 32
-channels, levels 28 -> 14 -> 7; with one input channel, 1.6M parameters). No flips:
-mirrored digits are not digits.
+Lab notes. Trained on the 2-core CPU of the development machine, so the network is
+chosen for it: `rectified_flow_mnist`, a U-Net of 16 channels at 28x28, 32 at 14x14 and
+64 (with attention) at 7x7, one residual block per level, 0.69M parameters. On one
+PyTorch thread beside other jobs it trains at ~30 images/s; `rectified_flow_small`
+(1.6M) managed ~12. The learning rate is 2.5x the CIFAR run's because the run is short
+and the model small; the EMA decay of 0.998 averages over the last ~500 steps, not the
+first ones. No flips: mirrored digits are not digits.
 
     KERAS_BACKEND=torch zoo train recipes/rectified_flow_mnist.py --workdir runs/rectified-flow-mnist
 
@@ -15,13 +19,13 @@ and keeps its epoch count (Adam's moments restart).
 import zoo
 from zoo.training import ArrayBatches, adam_with_warmup, train
 
-CONFIG = "rectified_flow_small"
+CONFIG = "rectified_flow_mnist"
 BATCH_SIZE = 64
-LEARNING_RATE = 2e-4
-WARMUP_STEPS = 1000
-EMA_DECAY = 0.999
-STEPS_PER_EPOCH = 250
-EPOCHS = 200  # 50k steps = 3.2M images = 53 passes over MNIST
+LEARNING_RATE = 5e-4
+WARMUP_STEPS = 500
+EMA_DECAY = 0.998
+STEPS_PER_EPOCH = 100  # a checkpoint every ~4 CPU minutes
+EPOCHS = 500  # 50k steps = 3.2M images = 53 passes; a CPU session gets through a small part
 SEED = 0
 
 

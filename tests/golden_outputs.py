@@ -1,25 +1,58 @@
 """What a bundled checkpoint's golden file records, per kind of model: fixed inputs and
 the outputs they give. `scripts/make_golden.py` writes them on JAX; `test_bundled.py`
-replays the inputs on every backend and compares."""
+replays the inputs on every backend and compares.
+
+- classifiers (no `sample`): logits and features of fixed uint8 images;
+- velocity models (rectified flow): the velocity at fixed (x, t) and a 2-step Euler sample;
+- denoisers (diffusion): D(x, sigma) at fixed noise levels and a 2-step DDIM sample;
+- flows (exact likelihood): log p of the decoded noise and the decoded noise itself.
+"""
 
 import numpy as np
 from keras import ops
 
+INPUT_KEYS = ("images", "noise", "t", "sigma")
+
+
+def kind(model):
+    if not hasattr(model, "sample"):
+        return "classifier"
+    if hasattr(model, "velocity"):
+        return "velocity"
+    if hasattr(model, "denoise"):
+        return "denoiser"
+    if hasattr(model, "log_prob_tensor"):
+        return "flow"
+    raise TypeError(f"No golden outputs defined for {type(model).__name__}.")
+
 
 def reference_inputs(model):
     rng = np.random.default_rng(0)
-    if not hasattr(model, "sample"):  # a classifier: uint8 images in
+    if kind(model) == "classifier":  # uint8 images in
         return {"images": rng.integers(0, 256, size=(4, *model.data_shape), dtype=np.uint8)}
-    return {"noise": rng.normal(size=(4, *model.data_shape)).astype("float32"),
-            "t": np.array([0.0, 0.3, 0.6, 0.95], "float32")}
+    noise = rng.normal(size=(4, *model.data_shape)).astype("float32")
+    if kind(model) == "velocity":
+        return {"noise": noise, "t": np.array([0.0, 0.3, 0.6, 0.95], "float32")}
+    if kind(model) == "denoiser":  # from the smallest to the largest noise level
+        return {"noise": noise, "sigma": np.geomspace(model.sigma_min, model.sigma_max, 4).astype("float32")}
+    return {"noise": 0.7 * noise}  # flows: a typical latent at temperature 0.7
 
 
 def replay(model, inputs):
     """The outputs of `model` on `inputs` (a dict from `reference_inputs`)."""
-    if "images" in inputs:
+    which = kind(model)
+    if which == "classifier":
         return {"logits": model.logits(inputs["images"]), "features": model.features(inputs["images"])}
-    return {"forward": ops.convert_to_numpy(model.velocity(inputs["noise"], inputs["t"])),
-            "sample": model.sample(noise=inputs["noise"], steps=2, solver="euler", raw=True)}
+    noise = inputs["noise"]
+    if which == "velocity":
+        return {"forward": ops.convert_to_numpy(model.velocity(noise, inputs["t"])),
+                "sample": model.sample(noise=noise, steps=2, solver="euler", raw=True)}
+    if which == "denoiser":
+        sigma = inputs["sigma"].reshape(-1, *([1] * (noise.ndim - 1)))
+        return {"forward": ops.convert_to_numpy(model.denoise(sigma * noise, inputs["sigma"])),
+                "sample": model.sample(noise=noise, steps=2, solver="ddim", raw=True)}
+    decoded = model.decode(noise, raw=True)
+    return {"forward": model.log_prob(decoded), "sample": decoded}
 
 
 def reference_outputs(model):

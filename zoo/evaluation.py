@@ -183,9 +183,10 @@ def bits_per_dim(ev):
     images = ev.test_data(ev.bpd_images)
     bpd = ev.model.bits_per_dim(images, seed=ev.seed, **ev.tolerances)
     mean, stderr = mean_and_stderr(bpd)
-    return [Result("bits/dim", mean, stderr,
-                   f"first {len(images)} {ev.dataset} test images, uniform dequantization "
-                   f"(seed {ev.seed}), probability-flow ODE with {ev.ode}")]
+    method = getattr(ev.model, "bits_per_dim_method", None) or "probability-flow ODE likelihood"
+    if "ODE" in method:
+        method += f"; rtol {ev.rtol:g}, atol {ev.atol:g}"
+    return [Result("bits/dim", mean, stderr, f"first {len(images)} {ev.dataset} test images (seed {ev.seed}); {method}")]
 
 
 def straightness(ev):
@@ -205,8 +206,10 @@ def straightness(ev):
 def log_likelihood(ev):
     points = ev.test_data(ev.test_points)
     mean, stderr = mean_and_stderr(ev.model.log_prob(points, **ev.tolerances))
-    return [Result("log-likelihood (nats)", mean, stderr,
-                   f"{len(points)} {ev.dataset} test points, exact divergence, {ev.ode}")]
+    from zoo.models.flows import Flow
+
+    method = "change of variables (exact)" if isinstance(ev.model, Flow) else f"exact divergence, {ev.ode}"
+    return [Result("log-likelihood (nats)", mean, stderr, f"{len(points)} {ev.dataset} test points, {method}")]
 
 
 def nearest_neighbour_distance(ev):

@@ -290,6 +290,8 @@ class Flow(keras.Model):
                              "Use `bits_per_dim(images)`, or pass `2 * zoo.datasets.dequantize(images) - 1`.")
         return self._batched("log_prob", self.log_prob_tensor, self._model_space(x), batch_size)
 
+    bits_per_dim_method = "exact log-density by the change of variables, uniformly dequantized images"
+
     def bits_per_dim(self, images, *, seed=0, batch_size=256, rtol=None, atol=None):
         """Bits/dim of uint8 images under uniform dequantization with `seed`: -(log p(x)
         + D log(2 / 256)) / (D ln 2) with x = 2 (pixels + u) / 256 - 1, an upper bound on
