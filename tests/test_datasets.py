@@ -381,6 +381,21 @@ def test_toy_set_shapes_are_the_familiar_ones():
     assert np.abs(x).max() <= 4
 
 
+def test_toy_labels_name_the_mode_and_leave_the_points_alone():
+    x, y = datasets.load("eight_gaussians", with_labels=True)
+    np.testing.assert_array_equal(x, datasets.load("eight_gaussians")[0])
+    assert y.dtype == np.int64 and y.shape == (10_000,) and len(datasets.class_names("eight_gaussians")) == 8
+    nearest_angle = np.round(np.arctan2(x[:, 1], x[:, 0]) / (np.pi / 4)) % 8
+    assert np.mean(nearest_angle == y) > 0.95  # mode k sits at angle k pi / 4
+    x, y = datasets.load("moons", "test", with_labels=True)
+    np.testing.assert_array_equal(x, datasets.load("moons", "test")[0])
+    assert set(np.unique(y)) == {0, 1} and datasets.class_names("moons") == ("upper", "lower")
+    assert x[y == 0, 1].mean() > x[y == 1, 1].mean()  # 0 is the upper moon
+    for name in ("checkerboard", "swiss_roll"):
+        with pytest.raises(ValueError, match="no classes"):
+            datasets.load(name, with_labels=True)
+
+
 # --- pixel transforms
 
 

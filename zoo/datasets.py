@@ -51,6 +51,11 @@ CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
     "fashion_mnist": ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
                       "bag", "ankle boot"),
+    # Toy sets with labels (`load(..., with_labels=True)`): which moon, which mode
+    # (counter-clockwise from the +x axis).
+    "moons": ("upper", "lower"),
+    "eight_gaussians": ("east", "north-east", "north", "north-west", "west", "south-west", "south",
+                        "south-east"),
 }
 
 
@@ -64,13 +69,13 @@ def list_datasets():
 
 
 def class_names(name):
-    """The class names of a labelled image dataset, in label order."""
+    """The class names of a labelled dataset, in label order."""
     if name not in CLASS_NAMES:
         raise ValueError(f"{name!r} has no class names; labelled datasets: {sorted(CLASS_NAMES)}.")
     return CLASS_NAMES[name]
 
 
-def load(name, split="train", *, num=None, seed=None, data_dir=None, download=None):
+def load(name, split="train", *, num=None, seed=None, data_dir=None, download=None, with_labels=False):
     """Load a dataset as NumPy arrays.
 
     Args:
@@ -87,6 +92,10 @@ def load(name, split="train", *, num=None, seed=None, data_dir=None, download=No
         download: bool or None. Whether a missing image set may be downloaded.
             `None` means yes unless the environment variable `ZOO_NO_DOWNLOAD`
             is set to something other than `""` or `"0"`.
+        with_labels: bool. Toy sets: return the labels too (the points are the same
+            either way): `moons` 0 upper / 1 lower moon, `eight_gaussians` the mode
+            0..7 counter-clockwise from the +x axis (`class_names(name)`). The other
+            toy sets have no classes. Image sets always return their labels.
 
     Returns:
         `(x, y)`. Image sets: `x` uint8 `(N, H, W, C)` channels-last (C=1 for the
@@ -95,7 +104,8 @@ def load(name, split="train", *, num=None, seed=None, data_dir=None, download=No
         `binarized_mnist` is *dynamically* binarized MNIST, values in {0, 1} drawn
         as Bernoulli(pixel / 255) with a fixed seed; it is not the fixed
         binarization file of Larochelle & Murray (2011). Toy sets: `x` float32
-        `(N, 2)` as in FFJORD's toy data (within about [-4, 4]) and `y` None.
+        `(N, 2)` as in FFJORD's toy data (within about [-4, 4]) and `y` None, or int64
+        `(N,)` labels with `with_labels`.
 
     Raises:
         ValueError: unknown `name`, bad `split` or bad `num`.
@@ -113,8 +123,12 @@ def load(name, split="train", *, num=None, seed=None, data_dir=None, download=No
     if seed is None:
         seed = SPLITS.index(split)  # fixed defaults, different per split
     if name in TOY_DATASETS:
+        if with_labels and name not in CLASS_NAMES:
+            raise ValueError(f"Toy set {name!r} has no classes; `with_labels=True` works for "
+                             f"{sorted(set(TOY_DATASETS) & set(CLASS_NAMES))}.")
         num = (10_000 if split == "train" else 2_000) if num is None else int(num)
-        return _TOYS[name](np.random.default_rng(seed), num).astype(np.float32), None
+        x, y = _TOYS[name](np.random.default_rng(seed), num)
+        return x.astype(np.float32), (y.astype(np.int64) if with_labels else None)
 
     x, y = _load_images("mnist" if name == "binarized_mnist" else name, split,
                         data_dir, download)
@@ -167,6 +181,8 @@ def _check_uint8(x, fn):
 
 
 # --- toy 2-D sets: FFJORD's toy_data.py (Grathwohl et al., 2019, arXiv:1810.01367)
+# Each returns `(points, labels or None)`; the labels come from draws the points make
+# anyway, so the points do not depend on whether labels are asked for.
 
 
 def _moons(rng, num):
@@ -175,24 +191,25 @@ def _moons(rng, num):
     x = np.where(upper[:, None], np.stack([np.cos(t), np.sin(t)], 1),
                  np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1))
     x = x + 0.1 * rng.standard_normal((num, 2))
-    return x * 2 + np.array([-1.0, -0.2])  # FFJORD's centring of sklearn's moons
+    return x * 2 + np.array([-1.0, -0.2]), (~upper).astype(np.int64)  # FFJORD's centring of sklearn's moons
 
 
 def _eight_gaussians(rng, num):
-    angles = rng.integers(0, 8, num) * (np.pi / 4)
+    modes = rng.integers(0, 8, num)
+    angles = modes * (np.pi / 4)
     centers = 4 * np.stack([np.cos(angles), np.sin(angles)], 1)
-    return (centers + 0.5 * rng.standard_normal((num, 2))) / 1.414
+    return (centers + 0.5 * rng.standard_normal((num, 2))) / 1.414, modes
 
 
 def _checkerboard(rng, num):
     x1 = rng.random(num) * 4 - 2
     x2 = rng.random(num) - rng.integers(0, 2, num) * 2 + np.floor(x1) % 2
-    return np.stack([x1, x2], 1) * 2
+    return np.stack([x1, x2], 1) * 2, None
 
 
 def _swiss_roll(rng, num):
     t = 1.5 * np.pi * (1 + 2 * rng.random(num))  # sklearn's make_swiss_roll, noise=1
-    return (np.stack([t * np.cos(t), t * np.sin(t)], 1) + rng.standard_normal((num, 2))) / 5
+    return (np.stack([t * np.cos(t), t * np.sin(t)], 1) + rng.standard_normal((num, 2))) / 5, None
 
 
 _TOYS = {"moons": _moons, "eight_gaussians": _eight_gaussians,
