@@ -9,20 +9,32 @@ compiled, so these two needs get a small per-backend shim (as keras-hub does for
 import keras
 
 
-def compile_function(fn, model):
-    """Compile `fn(*tensors)`, which reads `model`'s variables, for repeated inference.
+def compile_function(fn, model, *others):
+    """Compile `fn(*tensors)`, which reads the variables of `model` (and of the `others`,
+    e.g. a guiding classifier), for repeated inference.
 
     JAX: `jax.jit` with the variables passed in through a `StatelessScope` (so new
     weights, e.g. after `fit`, are seen without retracing). TensorFlow: `tf.function`.
     PyTorch: eager under `torch.no_grad()`.
     """
     name = keras.backend.backend()
-    compiled = _compile(fn, model, name)
+    compiled = _compile(fn, _Variables((model, *others)), name)
 
     def run(*args):
         return compiled(*(None if a is None else keras.ops.convert_to_tensor(a) for a in args))
 
     return run
+
+
+class _Variables:
+    """The variables of several models, read afresh at each call."""
+
+    def __init__(self, models):
+        self.models = models
+
+    @property
+    def variables(self):
+        return [v for model in self.models for v in model.variables]
 
 
 def _compile(fn, model, name):

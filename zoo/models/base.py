@@ -165,10 +165,12 @@ class GenerativeModel(keras.Model):
         x = np.asarray(x, dtype="float32")
         return datasets.from_model_space(x) if self.is_image and not raw else x
 
-    def inference_fn(self, key, build_fn):
-        """Cache one compiled inference function per key (solver, steps, ...)."""
+    def inference_fn(self, key, build_fn, *others):
+        """Cache one compiled inference function per key (solver, steps, ...). `others`:
+        further models whose variables the function reads (a guiding classifier); the
+        key must then name them."""
         if key not in self._compiled:
-            self._compiled[key] = compile_function(build_fn(), self)
+            self._compiled[key] = compile_function(build_fn(), self, *others)
         return self._compiled[key]
 
     @property
