@@ -34,7 +34,8 @@ def _bcast(values, x):
 
 class Diffusion(GenerativeModel):
     """What DDPM, ScoreSDE and EDM share: preconditioning, training through
-    `compute_loss`, classifier-free guidance, sampling, encoding and ODE likelihoods.
+    `compute_loss`, classifier-free and classifier guidance (with a
+    `zoo.models.NoisyClassifier`), sampling, encoding and ODE likelihoods.
 
     Args:
         network: keras.layers.Layer. `network(x, c_noise, labels) -> tensor like x`.
@@ -96,10 +97,18 @@ class Diffusion(GenerativeModel):
 
     # The denoiser contract ---------------------------------------------------------------
 
-    def denoise(self, x, sigma, labels=None, guidance=1.0):
+    def denoise(self, x, sigma, labels=None, guidance=1.0, classifier=None):
         """Data estimate D(x, sigma) from the sampling (EMA) network, in float32. With
-        `labels` and `guidance` w: D_uncond + w (D_cond - D_uncond) (w = 1: conditional)."""
+        `labels` and `guidance` w: D_uncond + w (D_cond - D_uncond) (w = 1: conditional).
+        With a `classifier` (`NoisyClassifier`), classifier guidance instead:
+        D(x, sigma[, labels]) + w sigma^2 grad_x log p(labels | x, sigma)."""
         x, sigma = ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(sigma, "float32")
+        if classifier is not None:
+            # A conditional network is conditioned on the labels as well (Dhariwal &
+            # Nichol's "conditional + classifier guidance"); an unconditional one is not.
+            network_labels = labels if getattr(self.network, "num_classes", None) else None
+            return samplers.classifier_guided(lambda x, sigma: self.denoise(x, sigma, network_labels),
+                                              classifier.log_prob, labels, guidance)(x, sigma)
         c_skip, c_out, c_in = preconditioning(_bcast(sigma, x), self.parameterization, self.sigma_data)
         condition = self.noise_condition(sigma)
 
@@ -148,8 +157,8 @@ class Diffusion(GenerativeModel):
         return x, steps
 
     def sample(self, num=None, *, steps=None, solver=None, seed=None, noise=None, labels=None, guidance=1.0,
-               eta=0.0, churn=0.0, variance="beta_tilde", snr=0.16, batch_size=256, rtol=1e-5, atol=1e-5,
-               raw=False, return_nfe=False, verbose=False):
+               classifier=None, eta=0.0, churn=0.0, variance="beta_tilde", snr=0.16, batch_size=256, rtol=1e-5,
+               atol=1e-5, raw=False, return_nfe=False, verbose=False):
         """Draw samples from the prior (sigma_max) down to the data (sigma = 0).
 
         Args:
@@ -162,8 +171,14 @@ class Diffusion(GenerativeModel):
                 "rk45" (adaptive, `rtol`, `atol`).
             seed: int or None. Same seed, same backend -> same samples.
             noise: array `(N, *data_shape)` of standard normal starting points.
-            labels: optional int array `(N,)` for class-conditional networks.
-            guidance: float. Classifier-free guidance scale (1: plain conditional).
+            labels: optional int array `(N,)` for class-conditional networks, or the
+                classes to steer toward with a `classifier`.
+            guidance: float. Classifier-free guidance scale (1: plain conditional), or
+                with a `classifier` the classifier-guidance scale (0: no guidance; 1:
+                p(x | y) if the classifier is exact; larger sharpens).
+            classifier: `zoo.models.NoisyClassifier` or None. Classifier guidance
+                (Dhariwal & Nichol 2021): the network may be unconditional; a
+                conditional one is conditioned on `labels` too (plain, no CFG).
             raw: bool. Return model-space float32 arrays instead of uint8 images.
             return_nfe: bool. Also return the number of denoiser evaluations.
 
@@ -182,12 +197,18 @@ class Diffusion(GenerativeModel):
         if variance not in ("beta_tilde", "beta"):
             raise ValueError(f"`variance` must be 'beta_tilde' or 'beta'. Received: {variance!r}")
         noise = self.initial_noise(num, noise, seed)
-        labels = self.check_labels(labels, len(noise))
+        if classifier is not None:
+            labels = self.check_classifier(classifier, labels, len(noise))
+        else:
+            labels = self.check_labels(labels, len(noise))
         if guidance != 1.0 and labels is None:
             raise ValueError(f"`guidance`={guidance} needs `labels` (classifier-free guidance is conditional).")
         options = {"eta": float(eta), "churn": float(churn), "variance": variance, "snr": snr,
                    "rtol": rtol, "atol": atol}
-        cache = ("sample", solver, steps, guidance, *sorted(options.items()), self._gammas_version(solver))
+        # The classifier by identity: the compiled function holds it, so the id is not
+        # reused while the entry lives; its weights are read at each call.
+        cache = ("sample", solver, steps, guidance, *sorted(options.items()), self._gammas_version(solver),
+                 None if classifier is None else id(classifier))
         if solver.startswith("analytic-"):  # from the current Gamma_n, outside the compiled function
             sigmas = self.sigma_grid(steps)
             options["analytic"] = samplers.analytic_steps(sigmas, self.grid_gammas(sigmas), solver[len("analytic-"):],
@@ -196,11 +217,11 @@ class Diffusion(GenerativeModel):
         def build():
             def run(x, labels, key):
                 x, nfe = self._solve(solver, steps, options,
-                                     lambda x, sigma: self.denoise(x, sigma, labels, guidance), x, key)
+                                     lambda x, sigma: self.denoise(x, sigma, labels, guidance, classifier), x, key)
                 return x, ops.convert_to_tensor(nfe)
             return run
 
-        run = self.inference_fn(cache, build)
+        run = self.inference_fn(cache, build, *([] if classifier is None else [classifier]))
         key = self._key(seed)
         x, nfe = noise * np.float32(self.prior_std), 0
         progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
@@ -217,6 +238,25 @@ class Diffusion(GenerativeModel):
 
     def _gammas_version(self, solver):
         return None
+
+    def check_classifier(self, classifier, labels, num):
+        """Validate a guiding classifier and its `labels`; returns the labels as int32."""
+        from zoo.models.noisy_classifier import NoisyClassifier
+
+        if not isinstance(classifier, NoisyClassifier):
+            raise ValueError(f"`classifier` must be a noise-aware `zoo.models.NoisyClassifier` (trained on noisy "
+                             f"data at every sigma); received {type(classifier).__name__}.")
+        if classifier.data_shape != self.data_shape:
+            raise ValueError(f"The classifier takes data of shape {classifier.data_shape}, this model makes "
+                             f"{self.data_shape}; they must match.")
+        if labels is None:
+            raise ValueError("Classifier guidance needs `labels`: the classes to steer each sample toward, "
+                             f"integers in 0..{classifier.num_classes - 1}.")
+        own = getattr(self.network, "num_classes", None)
+        if own is not None and own != classifier.num_classes:
+            raise ValueError(f"The classifier has {classifier.num_classes} classes, this conditional model "
+                             f"{own}; use a classifier of the same classes or an unconditional model.")
+        return classifier.check_labels(labels, num)
 
     def encode(self, x, *, steps=None, solver="ddim", labels=None, guidance=1.0, batch_size=256,
                rtol=1e-5, atol=1e-5):

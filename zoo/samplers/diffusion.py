@@ -11,7 +11,7 @@ step i's noise from (key[0], key[1] + i) with `zoo.backend.keyed_normal`.
 import numpy as np
 from keras import ops
 
-from zoo.backend import keyed_normal
+from zoo.backend import keyed_normal, vjp
 from zoo.samplers.ode import sample_rk45
 
 
@@ -35,6 +35,22 @@ def check_grid(sigmas):
             or np.any(np.diff(sigmas) >= 0):
         raise ValueError(f"`sigmas` must descend to a final 0 with positive values before it; received {sigmas}.")
     return sigmas
+
+
+# Guidance -------------------------------------------------------------------------------
+
+def classifier_guided(denoise, log_prob, labels, scale):
+    """Classifier guidance in sigma space: D(x, sigma) + scale sigma^2 grad_x log p(y | x,
+    sigma), Bayes' rule on the score since D = x + sigma^2 grad log p (Dhariwal & Nichol
+    2021, arXiv:2105.05233, Alg. 2; Song et al. 2021, arXiv:2011.13456, sec. 5, app. I).
+    `log_prob(x, sigma, labels) -> (batch,)`; scale 1 is the class-conditional denoiser."""
+    def guided(x, sigma):
+        x, sigma = ops.convert_to_tensor(x, "float32"), ops.convert_to_tensor(sigma, "float32")
+        _, pullback = vjp(lambda x: log_prob(x, sigma, labels), x)
+        gradient = pullback(ops.ones((ops.shape(x)[0],)))  # examples are independent
+        variance = ops.reshape(ops.square(sigma), (-1,) + (1,) * (len(x.shape) - 1))
+        return denoise(x, sigma) + scale * variance * gradient
+    return guided
 
 
 # Ancestral (DDPM / DDIM family) ---------------------------------------------------------
