@@ -4,6 +4,7 @@ and exports a loadable checkpoint that samples (generative models) or classifies
 import inspect
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -11,14 +12,28 @@ import zoo
 from zoo.cli import load_recipe
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.py"))
+# On JAX a U-Net recipe's smoke run is ~30 s of XLA compilation for two steps, and the
+# image recipes differ only in Python wiring, which the other backends run. The flagship
+# stays; fit/save/load of every family on JAX is covered by the families' harness tests.
+JAX_IMAGE_RECIPES = {"rectified_flow_cifar", "classifier_cifar", "realnvp_mnist"}
+
+
+def _image_recipe(recipe):
+    return any(word in recipe.stem for word in ("cifar", "mnist"))
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
 def test_recipe_smoke_run_exports_a_checkpoint(recipe, tmp_path):
+    if keras.backend.backend() == "jax" and _image_recipe(recipe) and recipe.stem not in JAX_IMAGE_RECIPES:
+        pytest.skip("image recipe smoke runs are compile-bound on JAX; run on TensorFlow and PyTorch")
     load_recipe(recipe).main(workdir=str(tmp_path), smoke=True)
     model = zoo.load(tmp_path / "checkpoint")
     metadata = model.checkpoint_metadata
     assert metadata["recipe"] == f"recipes/{recipe.name}" and metadata["training"]["images_seen"] > 0
+    if isinstance(model, zoo.models.NoisyClassifier):  # logits of noisy data at a noise level
+        logits = keras.ops.convert_to_numpy(model.logits(np.zeros((2, *model.data_shape), np.float32), 1.0))
+        assert logits.shape == (2, model.num_classes) and np.all(np.isfinite(logits))
+        return
     if not hasattr(model, "sample"):  # a classifier: logits for uint8 images
         images = np.zeros((2, *model.data_shape), np.uint8)
         logits = model.logits(images)
