@@ -70,6 +70,9 @@ def main(argv=None):
     parser.add_argument("--eval-samplers", help="comma-separated settings `zoo eval NAME` measures by default")
     parser.add_argument("--command", help="the training command for the card (default: zoo train RECIPE)")
     parser.add_argument("--notes", help="free text for the model card (deviations, weaknesses)")
+    parser.add_argument("--extra-images", nargs="*", default=[], type=Path, metavar="PNG",
+                        help="more sample grids from the run (e.g. flows at temperature 0.7), bundled and "
+                             "shown in the card")
     args = parser.parse_args(argv)
 
     source = args.run / "checkpoint"
@@ -85,9 +88,12 @@ def main(argv=None):
         if generative:
             cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
                       "--solver", args.solver, "--seed", "0", "--out", str(tmp / "samples.png")])
+        for image in args.extra_images:
+            shutil.copy2(image, tmp / image.name)
 
     write_atomically(target, copy, overwrite=True)
-    files = hub.file_table(target, [*REQUIRED_FILES, *(["samples.png"] if generative else [])])
+    images = (["samples.png"] if generative else []) + [image.name for image in args.extra_images]
+    files = hub.file_table(target, [*REQUIRED_FILES, *images])
     backend = args.backend or metadata.get("backend")
     entry = {
         "description": args.description,

@@ -66,6 +66,8 @@ def save_checkpoint(model, directory, *, metadata=None, overwrite=False):
         **(metadata or {}),
     }
 
+    model = _without_optimizer(model)
+
     def write(tmp):
         config = keras.saving.serialize_keras_object(model)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
@@ -73,6 +75,19 @@ def save_checkpoint(model, directory, *, metadata=None, overwrite=False):
         model.save_weights(tmp / WEIGHTS_FILE)
 
     return write_atomically(directory, write, overwrite=overwrite)
+
+
+def _without_optimizer(model):
+    """`model`, or for a compiled model a fresh copy with its weights: Keras's
+    `save_weights` also writes the optimizer's variables (Adam's two moments triple the
+    file), which a published checkpoint does not need. Training state keeps them."""
+    if getattr(model, "optimizer", None) is None:
+        return model
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)  # rebuilt uncompiled, so without an optimizer
+    clone = keras.saving.deserialize_keras_object(config)
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def read_metadata(directory):

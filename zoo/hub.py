@@ -291,6 +291,9 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
         if sampler:
             settings = ", ".join(f"`{k}={v}`" for k, v in sampler.items())
             out += [f"Samples drawn with {settings}.", ""]
+        extra = sorted(f for f in entry.get("files", {}).get("size", {}) if f.endswith(".png") and f != sample_image)
+        for image in extra:  # e.g. a flow's grids at other temperatures, named samples_t0.7.png
+            out += [f"![{image[:-4].replace('_', ' ')}]({image})", ""]
     out += ["## Training", "", "| | |", "|---|---|",
             f"| family / config | `{family}` / `{entry.get('config', '')}` |",
             f"| parameters | {entry.get('parameters', 0):,} |",

@@ -328,7 +328,8 @@ class Diffusion(GenerativeModel):
         log_p = self.log_prob(x, exact=exact, seed=seed, labels=labels, batch_size=batch_size, rtol=rtol, atol=atol)
         return metrics.bits_per_dim(log_p, self.num_dims, metrics.uint8_to_model_space_log_det(self.num_dims))
 
-    bits_per_dim_method = "probability-flow ODE likelihood (RK45) of uniformly dequantized images"
+    bits_per_dim_method = ("probability-flow ODE likelihood (RK45, Hutchinson trace estimator) of uniformly "
+                           "dequantized images")
 
     def bits_per_dim(self, images, **kwargs):
         """`(N,)` bits/dim of uint8 images; `bits_per_dim_method` says which estimate."""
@@ -512,7 +513,6 @@ class ScoreSDE(Diffusion):
     """
 
     default_solver, default_steps = "pc", 500
-    bits_per_dim_method = "probability-flow ODE likelihood (RK45) of uniformly dequantized images"
 
     def __init__(self, network, data_shape, sde="vp", beta_min=0.1, beta_max=20.0, sigma_min=0.01, sigma_max=50.0,
                  eps=1e-3, parameterization="eps", **kwargs):
