@@ -8,6 +8,10 @@ PyTorch thread beside other jobs it trains at ~30 images/s; `rectified_flow_smal
 and the model small; the EMA decay of 0.998 averages over the last ~500 steps, not the
 first ones. No flips: mirrored digits are not digits.
 
+Published run (PyTorch, `OMP_NUM_THREADS=1`, `--time-limit 75`): 19 epochs = 121,600
+images in 70 min, training loss 1.77 -> 0.31 (epoch 4) -> 0.20 (epoch 19); 1.99 bits/dim
+on 100 test images; mostly legible digits at 20 Euler steps.
+
     KERAS_BACKEND=torch zoo train recipes/rectified_flow_mnist.py --workdir runs/rectified-flow-mnist
 
 Rerunning resumes from `<workdir>/state` (saved every epoch of STEPS_PER_EPOCH steps)
