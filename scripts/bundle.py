@@ -9,7 +9,13 @@ recommended sampler, measures the metrics with `zoo eval`, writes the model card
         --description "1-rectified flow on two moons (MLP)"
 
 A classifier (no sampler) gets no grid; its metric is test accuracy. Metrics measured
-elsewhere (on a lent GPU: `zoo eval ... --json`) come in with `--metrics-from JSON`.
+elsewhere (on a lent GPU: `zoo eval ... --json`) come in with `--metrics-from JSON`, as
+must a noise-aware classifier's, which `zoo eval` does not measure:
+
+    KERAS_BACKEND=torch python scripts/guidance_moons.py --classifier runs/noisy-classifier-moons/checkpoint \\
+        --models edm-moons:heun:18 --sigmas 0.01,1,10 --scales 1,2 --json guidance.json
+    python scripts/bundle.py noisy-classifier-moons runs/noisy-classifier-moons --config noisy_classifier_mlp \\
+        --dataset moons --metrics-from guidance.json --description "..."
 
 The Hub revision stays null until `scripts/publish.py --write` pushes it.
 """
@@ -21,6 +27,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import keras
 
 from zoo import cli, hub
 from zoo.checkpoint import REQUIRED_FILES, write_atomically
@@ -80,7 +88,11 @@ def main(argv=None):
     metadata = json.loads((source / "metadata.json").read_text())
     training = metadata.get("training", {})
     target = MIRROR_DIR / args.name
-    generative = metadata["family"] != "ImageClassifier"
+    family = keras.saving.get_registered_object(f"zoo>{metadata['family']}")
+    generative = hasattr(family, "sample")  # classifiers, plain or noise-aware, draw no grid
+    if metadata["family"] == "NoisyClassifier" and not args.metrics_from:
+        parser.error("`zoo eval` has no metrics for a noise-aware classifier: measure them with "
+                     "scripts/guidance_moons.py --json and pass --metrics-from.")
 
     def copy(tmp):
         for name in REQUIRED_FILES:

@@ -2,11 +2,12 @@
 its velocity and Euler samples on fixed noise, and for every bundled checkpoint its
 forward pass and a short sample from fixed noise (tests/golden/bundled/<name>.npz).
 Cross-backend tests load these files instead of comparing seeded draws (seeds differ
-between backends). Rerun after bundling a checkpoint.
+between backends). Rerun after bundling a checkpoint; name it to write only its file.
 
-    KERAS_BACKEND=jax python scripts/make_golden.py
+    KERAS_BACKEND=jax python scripts/make_golden.py [NAME ...]
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -27,7 +28,24 @@ def tiny_model():
     return zoo.create("rectified_flow_tiny", data_shape=SHAPE, ema_decay=None, seed=0)
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="only these bundled checkpoints (default: every file)")
+    names = parser.parse_args(argv).names
+    if names:
+        unknown = sorted(set(names) - set(zoo.list_models()))
+        if unknown:
+            parser.error(f"not registered: {', '.join(unknown)}")
+    else:
+        write_tiny_model()
+        names = zoo.list_models()
+    (GOLDEN / "bundled").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        np.savez(GOLDEN / "bundled" / f"{name}.npz", **reference_outputs(zoo.load(name)))
+        print(f"wrote {GOLDEN / 'bundled' / name}.npz")
+
+
+def write_tiny_model():
     rng = np.random.default_rng(1234)
     model = tiny_model()
     # Random weights everywhere: the zero-initialized convs would make a trivial golden.
@@ -40,10 +58,6 @@ def main():
     model.save_weights(GOLDEN / "rectified_flow_tiny.weights.h5")
     np.savez(GOLDEN / "rectified_flow_tiny.npz", noise=noise, t=t, velocity=velocity, samples=samples)
     print(f"wrote {GOLDEN}; backend {keras.backend.backend()}; |v| max {np.abs(velocity).max():.3f}")
-    (GOLDEN / "bundled").mkdir(exist_ok=True)
-    for name in zoo.list_models():
-        np.savez(GOLDEN / "bundled" / f"{name}.npz", **reference_outputs(zoo.load(name)))
-        print(f"wrote {GOLDEN / 'bundled' / name}.npz")
 
 
 if __name__ == "__main__":

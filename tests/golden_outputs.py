@@ -3,6 +3,8 @@ the outputs they give. `scripts/make_golden.py` writes them on JAX; `test_bundle
 replays the inputs on every backend and compares.
 
 - classifiers (no `sample`): logits and features of fixed uint8 images;
+- noise-aware classifiers (no `sample`, a noise range): logits p(y | x, sigma) at fixed
+  model-space points x and noise levels sigma;
 - velocity models (rectified flow): the velocity at fixed (x, t) and a 2-step Euler sample;
 - denoisers (diffusion): D(x, sigma) at fixed noise levels and a 2-step DDIM sample;
 - flows (exact likelihood): log p of the decoded noise and the decoded noise itself.
@@ -11,12 +13,12 @@ replays the inputs on every backend and compares.
 import numpy as np
 from keras import ops
 
-INPUT_KEYS = ("images", "noise", "t", "sigma")
+INPUT_KEYS = ("images", "noise", "t", "sigma", "x")
 
 
 def kind(model):
     if not hasattr(model, "sample"):
-        return "classifier"
+        return "noisy classifier" if hasattr(model, "sigma_max") else "classifier"
     if hasattr(model, "velocity"):
         return "velocity"
     if hasattr(model, "denoise"):
@@ -28,6 +30,10 @@ def kind(model):
 
 def reference_inputs(model):
     rng = np.random.default_rng(0)
+    if kind(model) == "noisy classifier":  # from the smallest to the largest noise level, x of typical size
+        sigma = np.geomspace(model.sigma_min, model.sigma_max, 8).astype("float32")
+        spread = np.sqrt(model.sigma_data**2 + sigma**2).reshape(-1, *([1] * len(model.data_shape)))
+        return {"x": (spread * rng.normal(size=(8, *model.data_shape))).astype("float32"), "sigma": sigma}
     if kind(model) == "classifier":  # uint8 images in
         return {"images": rng.integers(0, 256, size=(4, *model.data_shape), dtype=np.uint8)}
     noise = rng.normal(size=(4, *model.data_shape)).astype("float32")
@@ -41,6 +47,8 @@ def reference_inputs(model):
 def replay(model, inputs):
     """The outputs of `model` on `inputs` (a dict from `reference_inputs`)."""
     which = kind(model)
+    if which == "noisy classifier":
+        return {"logits": ops.convert_to_numpy(model.logits(inputs["x"], inputs["sigma"]))}
     if which == "classifier":
         return {"logits": model.logits(inputs["images"]), "features": model.features(inputs["images"])}
     noise = inputs["noise"]

@@ -55,3 +55,30 @@ def test_bundled_flows_reproduce_their_bits_per_dim(name):
     count = int(metric["how"].split()[1])
     images, _ = zoo.datasets.load(zoo.pretrained.get_entry(name)["dataset"], "test", num=count)
     assert abs(float(np.mean(zoo.load(name).bits_per_dim(images, seed=0))) - metric["value"]) < 1e-3
+
+
+def test_bundled_noisy_classifier_is_accurate_on_fresh_moons():
+    """noisy-classifier-moons tells the moons apart on points it never saw (seeds other
+    than the splits'): 0.997-1.000 at sigma 0.01 over draws and backends (chance: 0.5)."""
+    classifier = zoo.load("noisy-classifier-moons")
+    points, labels = zoo.datasets.load("moons", "test", num=2000, seed=101, with_labels=True)
+    assert classifier.accuracy(points, labels, 0.01, seed=1) > 0.98
+
+
+def test_bundled_noisy_classifier_steers_edm_moons():
+    """Classifier guidance at scale 1 puts edm-moons' samples (Heun 18, its recommended
+    sampler) on the requested moon and keeps them on the data. Measured with 500 samples
+    (seeds 0-2 on PyTorch, seed 0 on JAX and TensorFlow): 0.950-0.974 guided, 0.496-0.558
+    unguided, distance to data 0.043-0.052 (Heun 10 guided: 0.932-0.958, too close to the bar)."""
+    classifier, edm = zoo.load("noisy-classifier-moons"), zoo.load("edm-moons")
+    reference, reference_labels = zoo.datasets.load("moons", "test", with_labels=True)
+    labels = np.arange(500) % 2
+
+    def on_requested_moon(scale):
+        samples = edm.sample(500, solver="heun", steps=18, labels=labels, guidance=scale, classifier=classifier,
+                             seed=0)
+        distances = ((samples[:, None] - reference[None]) ** 2).sum(-1)
+        assert np.sqrt(distances.min(1)).mean() < 0.1, scale  # the moons' scale is ~1
+        return np.mean(reference_labels[np.argmin(distances, 1)] == labels)
+
+    assert on_requested_moon(1.0) > 0.9 and on_requested_moon(0.0) < 0.65

@@ -67,3 +67,8 @@ def test_classifier_eval_reports_accuracy(capsys, tmp_path):
     assert cli.main(["eval", str(classifier), "--json", str(ev_report)]) == 0
     accuracy = json.loads(ev_report.read_text())["metrics"]["test accuracy"]
     assert 0.0 <= accuracy["value"] <= 1.0 and "10000 cifar10 test images" in accuracy["how"]
+
+
+def test_noisy_classifier_eval_says_where_its_metrics_come_from():
+    with pytest.raises(ValueError, match="guidance_moons"):
+        zoo.evaluation.evaluate(zoo.create("noisy_classifier_mlp", num_classes=2))

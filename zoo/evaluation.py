@@ -283,7 +283,11 @@ CLASSIFIER_METRICS = (classifier_accuracy,)
 def evaluate(model, **options):
     """Run the metrics for the model's kind; returns `(Evaluation, [Result])`."""
     from zoo.models.classifier import ImageClassifier
+    from zoo.models.noisy_classifier import NoisyClassifier
 
+    if isinstance(model, NoisyClassifier):
+        raise ValueError("No `zoo eval` metrics for a noise-aware classifier: its accuracy per noise level and "
+                         "the guidance it gives are measured by scripts/guidance_moons.py.")
     ev = Evaluation(model, **options)
     if isinstance(model, ImageClassifier):
         chosen = CLASSIFIER_METRICS

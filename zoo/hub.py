@@ -277,7 +277,8 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
     if metrics:
         meta["model-index"] = [{"name": name, "results": [{
             "task": {"type": meta.get("pipeline_tag", "other"),
-                     "name": "Unconditional generation" if generative else "Image classification"},
+                     "name": "Unconditional generation" if generative else
+                     "Image classification" if dataset_id else "Classification"},
             "dataset": {"type": dataset_id or dataset, "name": dataset_name},
             "metrics": [{"type": k.lower(), "name": k, "value": m["value"], "verified": False}
                         for k, m in metrics.items()]}]}]
@@ -285,6 +286,9 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
     steps = f"steps={sampler['steps']}, " if "steps" in sampler else ""
     use = (f"images = model.sample(16, {steps}seed=0)" if generative else
            "logits = model.logits(images)  # uint8 (N, H, W, C) in; model.features(images): penultimate")
+    if family == "NoisyClassifier":  # p(y | x, sigma): guides a diffusion model of the same data
+        use = ("logits = model.logits(x, sigma)  # x = data + sigma * noise, in model space\n"
+               "# classifier guidance: diffusion.sample(n, labels=y, guidance=2.0, classifier=model)")
     out = ["---", *_yaml_lines(meta), "---", "", f"# {name}", "", entry.get("description", ""), ""]
     if sample_image and generative:
         out += [f"![Samples from {name}]({sample_image})", ""]
