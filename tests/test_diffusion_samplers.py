@@ -126,6 +126,21 @@ def test_analytic_variance_respects_its_bounds():
         assert np.all(variances >= lam2 - 1e-12) and np.all(np.isfinite(variances))
 
 
+def test_analytic_last_noisy_step_is_clipped_to_pixel_levels():
+    # Bao et al.'s heuristic: only the last step that adds noise is touched, and its
+    # noise's mean absolute value sqrt(2 / pi) * std becomes 2 levels of 2 / 255.
+    grid = _ddpm_grid()[np.r_[np.round(np.linspace(0, 999, 10)).astype(int), 1000]]
+    gammas = np.full(len(grid) - 1, 0.2)
+    down, up = samplers.analytic_steps(grid, gammas, "ddpm", data_range=2.0)
+    clipped_down, clipped_up = samplers.analytic_steps(grid, gammas, "ddpm", data_range=2.0, last_noise_levels=2)
+    np.testing.assert_array_equal(clipped_down, down)
+    np.testing.assert_array_equal(clipped_up[:-2], up[:-2])
+    assert clipped_up[-1] == up[-1] == 0
+    abar = 1 / (1 + grid[-2] ** 2)  # the step's target level, where the VP std is sqrt(abar) * up
+    np.testing.assert_allclose(np.sqrt(2 / np.pi) * np.sqrt(abar) * clipped_up[-2], 2 * 2 / 255, rtol=1e-6)
+    assert clipped_up[-2] < up[-2]
+
+
 def test_probability_flow_likelihood_matches_the_gaussian_density():
     x = np.array([[0.7, 0.2], [1.5, -0.3], [0.0, 1.0]], "float32")
     sigma_min = 0.002

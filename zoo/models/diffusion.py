@@ -26,6 +26,9 @@ from zoo.samplers import diffusion as samplers
 from zoo.samplers.ode import check_rk45_finished, sample_rk45
 
 SOLVERS = ("ddpm", "ddim", "heun", "euler", "euler-maruyama", "pc", "rk45")
+# Analytic-DPM on images: the last noisy step adds at most 2 levels of mean absolute
+# noise (Bao et al. 2022's CIFAR-10 setting; `samplers.analytic_steps`).
+ANALYTIC_LAST_NOISE_LEVELS = 2
 
 
 def _bcast(values, x):
@@ -166,7 +169,8 @@ class Diffusion(GenerativeModel):
             steps: int >= 1. Solver steps (default: the family's); ignored by "rk45".
             solver: str. "ddpm" (ancestral; `variance` "beta_tilde" or "beta"), "ddim"
                 (`eta` in [0, 1]), "analytic-ddim" / "analytic-ddpm" (DDPM after
-                `estimate_gammas`), "heun" (EDM; `churn` > 0 for Alg. 2), "euler"
+                `estimate_gammas`; on images the last noisy step's noise is clipped
+                to 2 levels, as Bao et al.), "heun" (EDM; `churn` > 0 for Alg. 2), "euler"
                 (= DDIM eta 0), "euler-maruyama", "pc" (Langevin corrector, `snr`) or
                 "rk45" (adaptive, `rtol`, `atol`).
             seed: int or None. Same seed, same backend -> same samples.
@@ -211,8 +215,9 @@ class Diffusion(GenerativeModel):
                  None if classifier is None else id(classifier))
         if solver.startswith("analytic-"):  # from the current Gamma_n, outside the compiled function
             sigmas = self.sigma_grid(steps)
-            options["analytic"] = samplers.analytic_steps(sigmas, self.grid_gammas(sigmas), solver[len("analytic-"):],
-                                                          2.0 if self.is_image else None)
+            options["analytic"] = samplers.analytic_steps(
+                sigmas, self.grid_gammas(sigmas), solver[len("analytic-"):], 2.0 if self.is_image else None,
+                last_noise_levels=ANALYTIC_LAST_NOISE_LEVELS if self.is_image else None)
 
         def build():
             def run(x, labels, key):
@@ -600,10 +605,16 @@ def _register():
     small = dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=2, attention_resolutions=(8,),
                  dropout=0.1, groups=8)
     mlp = ("mlp", dict(hidden=128, depth=3, embedding_dim=32))
+    # The U-Net of rectified_flow_mnist: 16 channels, mults 1-2-4, 1 block, attention at 7x7.
+    mnist = ("unet", dict(base_channels=16, channel_mults=(1, 2, 4), num_res_blocks=1,
+                          attention_resolutions=(7,), groups=8))
     register_config("ddpm_tiny", _build(DDPM), "Tiny U-Net DDPM (tests, smoke runs); 16x16x3, 1000 steps.",
                     network=tiny, data_shape=(16, 16, 3))
     register_config("ddpm_small", _build(DDPM), "DDPM with the CPU-sized U-Net of rectified_flow_small (1.6M).",
                     network=("unet", small))
+    register_config("ddpm_mnist", _build(DDPM),
+                    "DDPM with the U-Net of rectified_flow_mnist, for 28x28x1 digits on 2 CPU cores (0.69M).",
+                    network=mnist, data_shape=(28, 28, 1))
     register_config("ddpm_mlp", _build(DDPM), "DDPM (1000 linear-beta steps) with an MLP for 2-D toy data.",
                     network=mlp, data_shape=(2,))
     register_config("score_sde_tiny", _build(ScoreSDE), "Tiny U-Net VP-SDE score model (tests); 16x16x3.",

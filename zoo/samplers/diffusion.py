@@ -109,10 +109,19 @@ def analytic_variances(sigmas, gammas, kind="ddim", data_range=2.0):
     return np.clip(lam2 + gap * (1 - gammas), lam2, upper), lam2
 
 
-def analytic_steps(sigmas, gammas, kind="ddim", data_range=2.0):
+def analytic_steps(sigmas, gammas, kind="ddim", data_range=2.0, last_noise_levels=None):
     """`(sigmas_down, sigmas_up)` of Analytic-DDIM / Analytic-DDPM in sigma space: the
-    DDIM-family mean with `analytic_variances`; no noise on the last step."""
+    DDIM-family mean with `analytic_variances`; no noise on the last step.
+
+    `last_noise_levels` (images; Bao et al.'s sampling heuristic, not part of the bound):
+    the noise added by the last noisy step is clipped so that its mean absolute value,
+    sqrt(2 / pi) * std, is at most that many 8-bit levels (`data_range / 255` each); the
+    paper uses 2 on CIFAR-10, since noise a denoiser will not see again stays in the
+    image."""
     variances, lam2 = analytic_variances(sigmas, gammas, kind, data_range)
+    if last_noise_levels is not None and len(variances) >= 2:
+        threshold = (last_noise_levels * data_range / 255 * np.sqrt(np.pi / 2)) ** 2
+        variances[-2] = min(variances[-2], threshold)
     abar_prev = 1 / (1 + np.asarray(sigmas, "float64")[1:] ** 2)
     down = np.sqrt(np.maximum(1 - abar_prev - lam2, 0) / abar_prev)
     return down, np.sqrt(variances / abar_prev) * (np.asarray(sigmas)[1:] > 0)
