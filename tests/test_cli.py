@@ -95,6 +95,11 @@ def test_sample_uses_the_recommended_sampler_of_a_registered_checkpoint(capsys, 
     assert status == 0 and "NFE: 3" in out
 
 
+def test_sampling_a_classifier_is_a_clear_error(capsys, tmp_path):
+    status, _, err = run_cli(capsys, "sample", "noisy-classifier-moons", "--out", tmp_path / "x.npy")
+    assert status == 2 and "not a generative model" in err
+
+
 def test_unknown_name_exits_2_with_suggestion(capsys, registered):
     status, out, err = run_cli(capsys, "sample", "rectified-flow-moon")
     assert status == 2

@@ -180,6 +180,31 @@ def test_reflow_pairs_are_the_flow_coupling(moons_flow):
     assert pairs["noise"].shape == pairs["data"].shape == (8, 2)
 
 
+def test_cached_reflow_pairs_survive_a_stop(moons_flow, tmp_path, monkeypatch):
+    from zoo import training
+
+    pairs = training.cached_reflow_pairs(moons_flow, 10, tmp_path, chunk=4, seed=5, steps=20, verbose=False)
+    expected = moons_flow.reflow_pairs(10, steps=20, seed=5)
+    for key in ("noise", "data"):
+        np.testing.assert_allclose(pairs[key], expected[key], atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data-00000.npy", "data-00001.npy", "data-00002.npy",
+                                                          "noise.npy"]
+    # A stopped run lost its last chunk: the next run draws only that one, the same.
+    (tmp_path / "data-00002.npy").unlink()
+    drawn = []
+    original = type(moons_flow).sample
+    monkeypatch.setattr(type(moons_flow), "sample", lambda self, **kw: drawn.append(1) or original(self, **kw))
+    again = training.cached_reflow_pairs(moons_flow, 10, tmp_path, chunk=4, seed=5, steps=20, verbose=False)
+    assert len(drawn) == 1
+    np.testing.assert_allclose(again["data"], expected["data"], atol=1e-6)
+    with pytest.raises(ValueError, match="another directory"):
+        training.cached_reflow_pairs(moons_flow, 12, tmp_path, chunk=4, seed=5, steps=20)
+    # Out of time before the first missing chunk: what was drawn stays, and it says so.
+    (tmp_path / "data-00002.npy").unlink()
+    with training.time_limit(0), pytest.raises(training.OutOfTime, match="8 of 10 pairs"):
+        training.cached_reflow_pairs(moons_flow, 10, tmp_path, chunk=4, seed=5, steps=20, verbose=False)
+
+
 # Cross-backend golden outputs ----------------------------------------------------------
 
 def test_golden_outputs_match_on_this_backend():

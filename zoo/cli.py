@@ -145,6 +145,9 @@ def recommended_sampler(name):
 
 def cmd_sample(args):
     model = load_model(args.name)
+    if not hasattr(model, "sample"):
+        raise ValueError(f"{args.name} is a {type(model).__name__}, not a generative model: it has nothing to "
+                         "sample. `zoo list` shows the generative checkpoints.")
     recommended = recommended_sampler(args.name)
     if args.solver not in (None, recommended.get("solver")):
         recommended = {}  # another solver: its own defaults, not the recommended steps
@@ -195,7 +198,11 @@ def cmd_train(args):
         kwargs["smoke"] = True
     print(f"Recipe {path} -> {workdir} ({keras.backend.backend()} backend)")
     with training.time_limit(None if args.time_limit is None else 60 * args.time_limit):
-        recipe.main(**kwargs)
+        try:
+            recipe.main(**kwargs)
+        except training.OutOfTime as stopped:
+            print(stopped)
+            return
     checkpoint = workdir / "checkpoint"
     if checkpoint.is_dir():
         print(f"Checkpoint: {checkpoint}  (zoo sample {checkpoint})")

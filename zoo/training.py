@@ -130,6 +130,56 @@ def random_translate(images, padding, rng):
     return padded[np.arange(num)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
+class OutOfTime(RuntimeError):
+    """A `time_limit` ran out before the work was done; what was done is saved, and
+    rerunning the same command continues from there."""
+
+
+def cached_reflow_pairs(model, num, directory, *, chunk=256, seed=0, verbose=True, **sample_kwargs):
+    """`model.reflow_pairs(num, seed=seed, **sample_kwargs)`, drawn `chunk` pairs at a time
+    with each chunk saved atomically under `directory`, so that a stopped run keeps what it
+    drew and the next one continues. Expensive couplings (a CIFAR flow on a CPU: hours)
+    then survive sessions. Under `time_limit`, raises `OutOfTime` between chunks once the
+    next chunk (timed like the slowest so far) would end past the deadline.
+
+    Returns:
+        `{"noise", "data"}` float32 arrays of `num` pairs, identical to a single call.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    noise_path = directory / "noise.npy"
+    if noise_path.exists():
+        noise = np.load(noise_path)
+        if len(noise) != num or noise.shape[1:] != tuple(model.data_shape):
+            raise ValueError(f"{directory} holds pairs of shape {noise.shape}, not ({num}, "
+                             f"{', '.join(map(str, model.data_shape))}); use another directory.")
+    else:
+        noise = model.initial_noise(num, None, seed)
+        _save_npy_atomically(noise_path, noise)
+    parts, longest = [], 0.0
+    for index, start in enumerate(range(0, num, chunk)):
+        path = directory / f"data-{index:05d}.npy"
+        if not path.exists():
+            if _DEADLINE is not None and time.monotonic() + longest > _DEADLINE:
+                raise OutOfTime(f"Time limit reached with {start} of {num} pairs in {directory}; "
+                                "rerun the same command to continue.")
+            began = time.monotonic()
+            data = model.sample(noise=noise[start:start + chunk], raw=True, **sample_kwargs)
+            _save_npy_atomically(path, np.asarray(data, dtype="float32"))
+            longest = max(longest, time.monotonic() - began)
+            if verbose:
+                print(f"reflow pairs {min(start + chunk, num)}/{num} ({time.monotonic() - began:.0f} s)",
+                      flush=True)
+        parts.append(np.load(path))
+    return {"noise": noise, "data": np.concatenate(parts)}
+
+
+def _save_npy_atomically(path, array):
+    temporary = path.with_name(path.name + ".tmp.npy")
+    np.save(temporary, array)
+    temporary.replace(path)
+
+
 def adam_with_warmup(learning_rate, warmup_steps, clipnorm=1.0):
     """Adam with a linear warm-up to `learning_rate`, then constant, and gradient
     clipping: the score-SDE / rectified-flow image setup (Song et al. 2021)."""
@@ -182,17 +232,29 @@ def start_from_checkpoint(model, source):
     from zoo.pretrained import load
 
     published = load(source)
-    ours, theirs = dict(model.network.get_config()), dict(published.network.get_config())
-    ours.pop("name"), theirs.pop("name")
-    if ours != theirs or published.data_shape != model.data_shape:
-        raise ValueError(f"Cannot resume from {source}: its network or data shape differs from the model's.")
-    for network in [model.network] + ([model.ema_network] if model.ema_network is not None else []):
-        for target, weight in zip(network.weights, published.network.weights):
-            target.assign(ops.copy(weight))
+    if getattr(model, "network", None) is not None:  # families with a network (and maybe an EMA copy)
+        ours, theirs = dict(model.network.get_config()), dict(published.network.get_config())
+        ours.pop("name"), theirs.pop("name")
+        if ours != theirs or published.data_shape != model.data_shape:
+            raise ValueError(f"Cannot resume from {source}: its network or data shape differs from the model's.")
+        ema = getattr(model, "ema_network", None)
+        for network in [model.network] + ([ema] if ema is not None else []):
+            for target, weight in zip(network.weights, published.network.weights):
+                target.assign(ops.copy(weight))
+    else:  # flows, classifiers: the model is the network (ActNorm's initialized state included)
+        def comparable(config):
+            return {**config, "name": None, "seed": None}
+        if comparable(model.get_config()) != comparable(published.get_config()):
+            raise ValueError(f"Cannot resume from {source}: its config differs from the model's.")
+        if not model.built:
+            model.build((None, *model.data_shape))
+        model.set_weights(published.get_weights())
     training = published.checkpoint_metadata.get("training", {})
     # A fresh offset for the noise draws, so they do not repeat the first run's.
-    seed = ops.convert_to_numpy(model.seed_generator.state)
-    model.seed_generator.state.assign(np.asarray([seed[0], training.get("images_seen") or 0], seed.dtype))
+    generator = getattr(model, "seed_generator", None)
+    if generator is not None:
+        seed = ops.convert_to_numpy(generator.state)
+        generator.state.assign(np.asarray([seed[0], training.get("images_seen") or 0], seed.dtype))
     return {"epoch": training.get("epochs", 0), "images_seen": training.get("images_seen", 0),
             "wall_seconds": training.get("wall_seconds", 0.0), "history": training.get("history", {}),
             "resumed_from": str(source)}
