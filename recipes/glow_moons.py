@@ -9,7 +9,7 @@ checkpoint reports test log-likelihood (nats) next to sample distances.
     KERAS_BACKEND=torch zoo train recipes/glow_moons.py --workdir runs/glow-moons
 
 Rerunning resumes from `<workdir>/state`. `--resume-from glow-moons` copies a published
-checkpoint's weights when the state is gone (the epoch count and Adam restart).
+checkpoint's weights when the state is gone (it keeps the epoch count and history; Adam restarts).
 """
 
 import keras
@@ -29,10 +29,8 @@ SEED = 0
 def main(workdir="runs/glow-moons", epochs=EPOCHS, smoke=False, resume_from=None):
     points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, seed=SEED)
-    if resume_from is not None:  # a saved training state, if any, still takes precedence
-        model.warm_start(resume_from)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), verbose=2,
+                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/glow_moons.py", "dataset": "moons", "config": CONFIG,
                            "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})

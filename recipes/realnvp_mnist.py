@@ -25,7 +25,7 @@ afterwards so that a run stopped by `--time-limit` resumes on the same schedule.
 (`OMP_NUM_THREADS=1`: on a 2-core machine shared with other work, PyTorch's two
 intra-op threads fight for the cores and run ~10x slower.) Rerunning resumes from
 `<workdir>/state` until EPOCHS; `--resume-from realnvp-mnist` copies a published checkpoint's
-weights when that state is gone (the epoch count and Adam restart).
+weights when that state is gone (it keeps the epoch count and history; Adam restarts).
 """
 
 import zoo
@@ -47,11 +47,10 @@ def main(workdir="runs/realnvp-mnist", epochs=EPOCHS, smoke=False, resume_from=N
     if smoke:
         images, steps = images[:64], 2
     model = zoo.create(SMOKE_CONFIG if smoke else CONFIG, data_shape=(28, 28, 1), seed=SEED)
-    if resume_from is not None:  # a saved training state, if any, still takes precedence
-        model.warm_start(resume_from)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), verbose=2,
+                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 verbose=2,
                  metadata={"recipe": "recipes/realnvp_mnist.py", "dataset": "mnist", "config": CONFIG,
                            "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
                            "steps_per_epoch": STEPS_PER_EPOCH})

@@ -153,6 +153,25 @@ def test_warm_start_from_a_published_checkpoint(tmp_path):
               resume_from=tmp_path / "a" / "checkpoint")
 
 
+def test_warm_start_a_flow_keeps_actnorm_and_the_epoch_count(tmp_path):
+    # Flows have no separate network: the whole model, ActNorm's initialized state included.
+    def glow():
+        return zoo.create("glow_2d", seed=0, num_steps=2, hidden=8)
+
+    first = train(glow(), _batches(), workdir=tmp_path / "a", epochs=1, verbose=0,
+                  optimizer=keras.optimizers.Adam(1e-3))
+    fresh = glow()
+    same = train(fresh, _batches(), workdir=tmp_path / "b", epochs=1, verbose=0,
+                 resume_from=tmp_path / "a" / "checkpoint")
+    assert fresh.initialized
+    for a, b in zip(first.get_weights(), same.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert zoo.load(tmp_path / "b" / "checkpoint").checkpoint_metadata["training"]["epochs"] == 1
+    with pytest.raises(ValueError, match="config differs"):
+        train(zoo.create("glow_2d", seed=0, num_steps=3, hidden=8), _batches(), workdir=tmp_path / "c", epochs=2,
+              verbose=0, resume_from=tmp_path / "a" / "checkpoint")
+
+
 def test_a_compiled_model_is_saved_without_its_optimizer(tmp_path):
     import h5py
 

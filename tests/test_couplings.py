@@ -56,6 +56,7 @@ CASES = {
     "diagonal_scaling": (DiagonalScaling, {}, (6,)),
     "actnorm_image": (ActNorm, {}, (2, 3, 3)),
     "actnorm_vector": (ActNorm, {}, (4,)),
+    "actnorm_log_scale_factor": (ActNorm, {"log_scale_factor": 3.0}, (2, 2, 3)),
     "conv1x1_image": (InvertibleConv1x1, {"seed": 3}, (2, 2, 4)),
     "conv1x1_vector": (InvertibleConv1x1, {"seed": 4}, (3,)),
     "squeeze": (Squeeze, {}, (4, 4, 2)),
@@ -201,6 +202,20 @@ def test_actnorm_data_dependent_init_is_saved(rng, tmp_path):
     assert reloaded.actnorm.is_initialized
     np.testing.assert_array_equal(ops.convert_to_numpy(reloaded.actnorm.log_scale),
                                   ops.convert_to_numpy(layer.log_scale))
+
+
+def test_actnorm_log_scale_factor_changes_the_step_not_the_map(rng):
+    # Same initialization (same map), but the stored parameter is divided by the factor,
+    # so one unit of gradient step moves the effective log-scale 3x as far.
+    x = (3.0 + 2.0 * rng.normal(size=(64, 2, 2, 3))).astype("float32")
+    plain, fast = ActNorm(), ActNorm(log_scale_factor=3.0)
+    plain.initialize(x)
+    fast.initialize(x)
+    for a, b in zip(plain(x), fast(x)):
+        np.testing.assert_allclose(ops.convert_to_numpy(a), ops.convert_to_numpy(b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(3.0 * ops.convert_to_numpy(fast.log_scale), ops.convert_to_numpy(plain.log_scale),
+                               rtol=1e-6)
+    assert ActNorm.from_config(fast.get_config()).log_scale_factor == 3.0
 
 
 def test_conv1x1_lu_form(rng):

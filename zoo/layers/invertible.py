@@ -129,21 +129,27 @@ class ActNorm(keras.layers.Layer):
 
     Args:
         epsilon: float. Added to the standard deviation.
+        log_scale_factor: float. The log-scale is stored divided by this factor and
+            multiplied back in `call`, so a gradient step moves it `log_scale_factor`
+            times as far (Glow's code uses 3). Flows on 8-bit images must expand
+            near-constant pixels a hundredfold, and the affine couplings' sigmoid scales
+            can only contract, so this is where the expansion is learned.
 
     Call args:
         x: `(batch, d)` or `(batch, h, w, c)` tensor.
         inverse: bool. Apply the inverse map.
 
     Returns:
-        `(y, log_det)`, `log_det = h * w * sum(log_scale)`.
+        `(y, log_det)`, `log_det = h * w * sum(log_scale_factor * log_scale)`.
 
     References:
         Kingma & Dhariwal 2018, arXiv:1807.03039, section 3.1.
     """
 
-    def __init__(self, epsilon=1e-6, **kwargs):
+    def __init__(self, epsilon=1e-6, log_scale_factor=1.0, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = epsilon
+        self.log_scale_factor = float(log_scale_factor)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -162,20 +168,22 @@ class ActNorm(keras.layers.Layer):
         x = np.asarray(ops.convert_to_numpy(x), "float64").reshape(-1, x.shape[-1])
         mean, std = x.mean(0), x.std(0)
         self.bias.assign((-mean).astype(self.variable_dtype))
-        self.log_scale.assign((-np.log(std + self.epsilon)).astype(self.variable_dtype))
+        log_scale = -np.log(std + self.epsilon) / self.log_scale_factor
+        self.log_scale.assign(log_scale.astype(self.variable_dtype))
         self.initialized.assign(1.0)
 
     def call(self, x, inverse=False):
-        log_det = _per_example(_positions(x) * ops.sum(self.log_scale), x)
+        log_scale = self.log_scale * self.log_scale_factor
+        log_det = _per_example(_positions(x) * ops.sum(log_scale), x)
         if inverse:
-            return x * ops.exp(-self.log_scale) - self.bias, -log_det
-        return (x + self.bias) * ops.exp(self.log_scale), log_det
+            return x * ops.exp(-log_scale) - self.bias, -log_det
+        return (x + self.bias) * ops.exp(log_scale), log_det
 
     def compute_output_shape(self, input_shape, inverse=False):
         return tuple(input_shape), (input_shape[0],)
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon}
+        return {**super().get_config(), "epsilon": self.epsilon, "log_scale_factor": self.log_scale_factor}
 
 
 def lu_decomposition(w):
