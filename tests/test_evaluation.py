@@ -60,6 +60,22 @@ def test_image_eval_end_to_end(capsys, tmp_path):
     assert set(shares) == set(zoo.datasets.class_names("cifar10")) and sum(shares.values()) == pytest.approx(1)
 
 
+def test_eval_skips_bits_per_dim_and_straightness_when_asked(tmp_path):
+    flow = zoo.create("rectified_flow_tiny", data_shape=(32, 32, 3), seed=0, ema_decay=None)
+    checkpoint = zoo.save_checkpoint(flow, tmp_path / "flow", metadata={"dataset": "cifar10"})
+    classifier = zoo.save_checkpoint(zoo.create("classifier_tiny", data_shape=(32, 32, 3)), tmp_path / "clf")
+    report_path = tmp_path / "eval.json"
+    assert cli.main(["eval", str(checkpoint), "--samplers", "euler:1", "--num", "10", "--reference-images", "10",
+                     "--bpd-images", "0", "--straightness-steps", "0", "--feature-network", str(classifier),
+                     "--json", str(report_path)]) == 0
+    found = json.loads(report_path.read_text())["metrics"]
+    assert any(name.startswith("FD-classifier") for name in found)
+    assert not {"bits/dim", "straightness"} & set(found)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["eval", str(checkpoint), "--bpd-images", "-1"])
+    assert exited.value.code == 2
+
+
 def test_classifier_eval_reports_accuracy(capsys, tmp_path):
     classifier = zoo.save_checkpoint(zoo.create("classifier_tiny", data_shape=(32, 32, 3)), tmp_path / "clf",
                                      metadata={"dataset": "cifar10"})

@@ -259,6 +259,13 @@ def _positive(text):
     return value
 
 
+def _count(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 skips the metric), got {value}")
+    return value
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="zoo", description="Generative models for Keras 3 (JAX, TensorFlow, PyTorch). "
@@ -303,10 +310,10 @@ def build_parser():
     evaluate.add_argument("--steps", type=_positive, help="solver steps for one setting (default 50)")
     evaluate.add_argument("--solver", help="euler, heun or rk45 for one setting (default euler)")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and dequantization seed (default 0)")
-    evaluate.add_argument("--bpd-images", type=_positive, default=100,
-                          help="image models: test images for bits/dim (default 100)")
-    evaluate.add_argument("--straightness-steps", type=_positive, default=100,
-                          help="Euler steps of the paths whose straightness is measured")
+    evaluate.add_argument("--bpd-images", type=_count, default=100,
+                          help="image models: test images for bits/dim (default 100; 0 skips it)")
+    evaluate.add_argument("--straightness-steps", type=_count, default=100,
+                          help="Euler steps of the paths whose straightness is measured (0 skips it)")
     evaluate.add_argument("--test-points", type=_positive, default=2000,
                           help="2-D models: test points for likelihood and distances (default 2000)")
     evaluate.add_argument("--rtol", type=float, default=1e-5,

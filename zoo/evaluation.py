@@ -85,8 +85,9 @@ class Evaluation:
         samplers: sequence of `SamplerSetting` (or strings such as "euler:10").
         num: int. Samples per setting (unless the setting says `@NUM`).
         seed: int. Sampling and dequantization seed.
-        bpd_images: int. Test images for bits/dim.
-        straightness_steps: int. Euler steps of the paths whose straightness is measured.
+        bpd_images: int. Test images for bits/dim (0: skip it).
+        straightness_steps: int. Euler steps of the paths whose straightness is
+            measured (0: skip it).
         test_points: int. 2-D models: test points for likelihood and distances.
         reference_images: int. Test images in the FD-classifier reference set.
         rtol, atol: float. RK45 tolerances of likelihood ODEs.
@@ -180,6 +181,8 @@ class Evaluation:
 
 
 def bits_per_dim(ev):
+    if not ev.bpd_images:  # 0: skipped (a one-step distilled flow has no meaningful ODE)
+        return []
     images = ev.test_data(ev.bpd_images)
     bpd = ev.model.bits_per_dim(images, seed=ev.seed, **ev.tolerances)
     mean, stderr = mean_and_stderr(bpd)
@@ -190,7 +193,7 @@ def bits_per_dim(ev):
 
 
 def straightness(ev):
-    if not hasattr(ev.model, "straightness"):
+    if not hasattr(ev.model, "straightness") or not ev.straightness_steps:
         return []
     batch = 256
     noise = ev.model.initial_noise(ev.num, None, ev.seed)
