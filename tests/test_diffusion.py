@@ -105,6 +105,21 @@ def test_check_model_harness(tmp_path, rng):
                                         "steps": 2, "solver": "ddim"})
 
 
+def test_ddpm_clips_the_data_estimate_on_images_by_default(rng):
+    # A fresh U-Net predicts eps = 0, so D(x) = x: unclipped, the last DDIM step returns
+    # the (large) noisy state; clipped, every estimate and so the sample lies in [-1, 1].
+    noise = rng.normal(size=(2, 8, 8, 3)).astype("float32")
+    ddpm = zoo.create("ddpm_tiny", data_shape=(8, 8, 3), num_steps=20, seed=0, ema_decay=None)
+    clipped = ddpm.sample(noise=noise, steps=2, solver="ddim", raw=True)
+    unclipped = ddpm.sample(noise=noise, steps=2, solver="ddim", raw=True, clip_denoised=False)
+    assert np.abs(clipped).max() <= 1.0 < np.abs(unclipped).max()
+    np.testing.assert_array_equal(clipped, np.clip(unclipped, -1, 1))  # D = x: one clip at the end
+    edm = zoo.create("edm_tiny", data_shape=(8, 8, 3), seed=0, ema_decay=None)
+    assert not edm.clip_denoised_default
+    with pytest.raises(ValueError, match="not images"):
+        zoo.create("ddpm_mlp", num_steps=20, seed=0).sample(2, steps=2, clip_denoised=True)
+
+
 def test_ddpm_bits_per_dim_is_the_elbo(rng):
     model = zoo.create("ddpm_tiny", data_shape=(8, 8, 3), num_steps=20, seed=0, ema_decay=None)
     images = rng.integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)

@@ -78,6 +78,7 @@ class Diffusion(GenerativeModel):
         raise NotImplementedError
 
     sigma_min = sigma_max = prior_std = None  # floats, set by each family
+    clip_denoised_default = False  # `sample`'s clipping of D to [-1, 1] on images
 
     # Training ---------------------------------------------------------------------------
 
@@ -160,8 +161,8 @@ class Diffusion(GenerativeModel):
         return x, steps
 
     def sample(self, num=None, *, steps=None, solver=None, seed=None, noise=None, labels=None, guidance=1.0,
-               classifier=None, eta=0.0, churn=0.0, variance="beta_tilde", snr=0.16, batch_size=256, rtol=1e-5,
-               atol=1e-5, raw=False, return_nfe=False, verbose=False):
+               classifier=None, eta=0.0, churn=0.0, variance="beta_tilde", snr=0.16, clip_denoised=None,
+               batch_size=256, rtol=1e-5, atol=1e-5, raw=False, return_nfe=False, verbose=False):
         """Draw samples from the prior (sigma_max) down to the data (sigma = 0).
 
         Args:
@@ -183,6 +184,11 @@ class Diffusion(GenerativeModel):
             classifier: `zoo.models.NoisyClassifier` or None. Classifier guidance
                 (Dhariwal & Nichol 2021): the network may be unconditional; a
                 conditional one is conditioned on `labels` too (plain, no CFG).
+            clip_denoised: bool or None. Clip the data estimate D to the image range
+                [-1, 1] at every step, as Ho et al.'s and Song et al.'s (DDIM) sampling
+                code does; None: the family's default (`clip_denoised_default`, on for
+                DDPM images, off for EDM and score SDEs, whose papers do not clip).
+                Likelihoods never clip.
             raw: bool. Return model-space float32 arrays instead of uint8 images.
             return_nfe: bool. Also return the number of denoiser evaluations.
 
@@ -207,8 +213,12 @@ class Diffusion(GenerativeModel):
             labels = self.check_labels(labels, len(noise))
         if guidance != 1.0 and labels is None:
             raise ValueError(f"`guidance`={guidance} needs `labels` (classifier-free guidance is conditional).")
+        if clip_denoised is None:
+            clip_denoised = self.clip_denoised_default and self.is_image
+        if clip_denoised and not self.is_image:
+            raise ValueError("`clip_denoised` clips to the image range [-1, 1]; this model's data are not images.")
         options = {"eta": float(eta), "churn": float(churn), "variance": variance, "snr": snr,
-                   "rtol": rtol, "atol": atol}
+                   "rtol": rtol, "atol": atol, "clip": bool(clip_denoised)}
         # The classifier by identity: the compiled function holds it, so the id is not
         # reused while the entry lives; its weights are read at each call.
         cache = ("sample", solver, steps, guidance, *sorted(options.items()), self._gammas_version(solver),
@@ -220,9 +230,12 @@ class Diffusion(GenerativeModel):
                 last_noise_levels=ANALYTIC_LAST_NOISE_LEVELS if self.is_image else None)
 
         def build():
+            def denoise(x, sigma, labels):
+                data = self.denoise(x, sigma, labels, guidance, classifier)
+                return ops.clip(data, -1.0, 1.0) if options["clip"] else data
+
             def run(x, labels, key):
-                x, nfe = self._solve(solver, steps, options,
-                                     lambda x, sigma: self.denoise(x, sigma, labels, guidance, classifier), x, key)
+                x, nfe = self._solve(solver, steps, options, lambda x, sigma: denoise(x, sigma, labels), x, key)
                 return x, ops.convert_to_tensor(nfe)
             return run
 
@@ -366,6 +379,7 @@ class DDPM(Diffusion):
 
     solvers = SOLVERS + ("analytic-ddim", "analytic-ddpm")
     default_solver = "ddpm"
+    clip_denoised_default = True  # Ho et al.'s `clip_denoised`, DDIM's x0 clipping
     bits_per_dim_method = "negative ELBO (Ho et al. 2020 eq. 5) with the discrete decoder, all N terms"
 
     def __init__(self, network, data_shape, num_steps=1000, beta_schedule="linear", parameterization="eps",
