@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from golden_outputs import INPUT_KEYS, replay
+from golden_outputs import INPUT_KEYS, kind, replay
 
 import zoo
 
@@ -20,8 +20,13 @@ def test_bundled_checkpoint_matches_its_golden_outputs(name):
     assert path.is_file(), f"No golden outputs for {name}: run `KERAS_BACKEND=jax python scripts/make_golden.py`."
     golden = np.load(path)
     inputs = {key: golden[key] for key in INPUT_KEYS if key in golden}
-    for key, value in replay(zoo.load(name), inputs).items():
-        np.testing.assert_allclose(value, golden[key], rtol=1e-4, atol=1e-4, err_msg=f"{name}: {key}")
+    model = zoo.load(name)
+    for key, value in replay(model, inputs).items():
+        # A diffusion sample starts at sigma_max (157 for DDPM), where the backends'
+        # float32 rounding in the noise estimate is multiplied by sigma: 1e-3, as the
+        # tiny diffusion goldens; everything else agrees to 1e-4.
+        atol = 1e-3 if key == "sample" and kind(model) == "denoiser" else 1e-4
+        np.testing.assert_allclose(value, golden[key], rtol=1e-4, atol=atol, err_msg=f"{name}: {key}")
 
 
 
