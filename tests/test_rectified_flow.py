@@ -46,7 +46,9 @@ def test_fit_trains_on_every_backend(moons):
     model = zoo.create("rectified_flow_mlp", seed=0, ema_decay=0.99)
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     batches = ArrayBatches(zoo.datasets.load("moons", num=4096)[0], 256, seed=0, steps_per_epoch=16)
-    history = model.fit(batches, epochs=12, verbose=0).history["loss"]
+    # 24 epochs: at 12 the trained/untrained distance ratio was 0.72-0.78 over initial
+    # weights, too close to the 0.8 bar; at 24 it is 0.58-0.62.
+    history = model.fit(batches, epochs=24, verbose=0).history["loss"]
     assert history[-1] < 0.9 * history[0], history
     # The EMA network moved away from its initial copy and samples better than chance.
     untrained = zoo.create("rectified_flow_mlp", seed=0, ema_decay=None)
