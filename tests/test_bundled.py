@@ -22,10 +22,11 @@ def test_bundled_checkpoint_matches_its_golden_outputs(name):
     inputs = {key: golden[key] for key in INPUT_KEYS if key in golden}
     model = zoo.load(name)
     for key, value in replay(model, inputs).items():
-        # A diffusion sample starts at sigma_max (157 for DDPM), where the backends'
-        # float32 rounding in the noise estimate is multiplied by sigma: 1e-3, as the
-        # tiny diffusion goldens; everything else agrees to 1e-4.
-        atol = 1e-3 if key == "sample" and kind(model) == "denoiser" else 1e-4
+        # A denoiser at sigma_max (157 for DDPM) returns x - sigma * eps with |x| ~ 400:
+        # float32 cancellation leaves ~1e-4 that differs between backends (ddpm-mnist:
+        # 1.7e-4 on PyTorch), and samples start there. 1e-3, as the tiny diffusion
+        # goldens; everything else agrees to 1e-4.
+        atol = 1e-3 if kind(model) == "denoiser" else 1e-4
         np.testing.assert_allclose(value, golden[key], rtol=1e-4, atol=atol, err_msg=f"{name}: {key}")
 
 
