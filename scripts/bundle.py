@@ -17,6 +17,13 @@ must a noise-aware classifier's, which `zoo eval` does not measure:
     python scripts/bundle.py noisy-classifier-moons runs/noisy-classifier-moons --config noisy_classifier_mlp \\
         --dataset moons --metrics-from guidance.json --description "..."
 
+Metrics measured later (more samples, a new sampler setting) go into a bundled entry with
+`--update-metrics`, which leaves the weights, images and training facts as they are:
+
+    KERAS_BACKEND=torch zoo eval rectified-flow-cifar-1step --samplers euler:1@10000 --json eval10k.json
+    python scripts/bundle.py rectified-flow-cifar-1step --update-metrics eval10k.json \\
+        --drop-metric fd_classifier_floor_train_2000 --eval-samplers euler:1@10000 --notes "..."
+
 The Hub revision stays null until `scripts/publish.py --write` pushes it.
 """
 
@@ -30,25 +37,30 @@ from pathlib import Path
 
 import keras
 
-from zoo import cli, hub
+from zoo import cli, hub, pretrained
 from zoo.checkpoint import REQUIRED_FILES, write_atomically
-from zoo.pretrained import MIRROR_DIR, REGISTRY_FILE, validate_entry
+from zoo.pretrained import validate_entry
 
 ORG = "zoo-models"
 CPU = "2-core x86-64 CPU (no GPU), the project's development machine"
 
 
+def read_metrics(report):
+    """The metrics of a `zoo eval --json` report, keyed by slug, rounded for the registry."""
+    measured = json.loads(report.read_text())["metrics"]
+    return {slug(name): {"value": round(m["value"], 5), "how": m["how"]} for name, m in measured.items()}
+
+
 def measure(directory, args):
     if args.metrics_from:
-        measured = json.loads(args.metrics_from.read_text())["metrics"]
+        return read_metrics(args.metrics_from)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "eval.json"
             cli.main(["eval", str(directory), "--num", str(args.eval_num), "--steps", str(args.steps),
                       "--solver", args.solver, "--bpd-images", str(args.bpd_images),
                       "--straightness-steps", str(args.straightness_steps), "--json", str(report)])
-            measured = json.loads(report.read_text())["metrics"]
-    return {slug(name): {"value": round(m["value"], 5), "how": m["how"]} for name, m in measured.items()}
+            return read_metrics(report)
 
 
 def slug(name):
@@ -59,10 +71,10 @@ def slug(name):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("name")
-    parser.add_argument("run", type=Path, help="training workdir holding checkpoint/")
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--description", required=True)
+    parser.add_argument("run", type=Path, nargs="?", help="training workdir holding checkpoint/")
+    parser.add_argument("--config")
+    parser.add_argument("--dataset")
+    parser.add_argument("--description")
     parser.add_argument("--recipe", help="default recipes/<name with - -> _>.py")
     parser.add_argument("--solver", default="euler")
     parser.add_argument("--steps", type=int, default=50)
@@ -81,13 +93,24 @@ def main(argv=None):
     parser.add_argument("--extra-images", nargs="*", default=[], type=Path, metavar="PNG",
                         help="more sample grids from the run (e.g. flows at temperature 0.7), bundled and "
                              "shown in the card")
+    parser.add_argument("--update-metrics", type=Path, metavar="JSON",
+                        help="merge this `zoo eval --json` report into the bundled entry's metrics (it replaces "
+                             "metrics of the same name) and rewrite its card; nothing else is copied or measured")
+    parser.add_argument("--drop-metric", action="append", default=[], metavar="SLUG",
+                        help="with --update-metrics: remove this metric from the entry (repeatable)")
     args = parser.parse_args(argv)
+    if args.update_metrics:
+        return update_metrics(parser, args)
+    missing = [f"--{name}" for name in ("config", "dataset", "description") if getattr(args, name) is None]
+    if args.run is None or missing:
+        parser.error(f"bundling a run needs RUN and {', '.join(missing) or 'the options'} "
+                     "(or --update-metrics JSON to re-measure a bundled entry)")
 
     source = args.run / "checkpoint"
     recipe = args.recipe or f"recipes/{args.name.replace('-', '_')}.py"
     metadata = json.loads((source / "metadata.json").read_text())
     training = metadata.get("training", {})
-    target = MIRROR_DIR / args.name
+    target = pretrained.MIRROR_DIR / args.name
     family = keras.saving.get_registered_object(f"zoo>{metadata['family']}")
     generative = hasattr(family, "sample")  # classifiers, plain or noise-aware, draw no grid
     if metadata["family"] == "NoisyClassifier" and not args.metrics_from:
@@ -130,14 +153,43 @@ def main(argv=None):
         entry["eval_samplers"] = [s.strip() for s in args.eval_samplers.split(",") if s.strip()]
     if args.notes:
         entry["notes"] = args.notes
-    validate_entry(args.name, entry)
-    (target / "README.md").write_text(hub.render_model_card(args.name, entry,
+    register(args.name, entry, target)
+    return 0
+
+
+def register(name, entry, target):
+    """Validate `entry`, write its model card into `target` and its line in checkpoints.json."""
+    validate_entry(name, entry)
+    generative = entry["sampler"] is not None
+    (target / "README.md").write_text(hub.render_model_card(name, entry,
                                                             sample_image="samples.png" if generative else None))
-    registry = json.loads(REGISTRY_FILE.read_text())
-    registry["checkpoints"][args.name] = entry
+    registry = json.loads(pretrained.REGISTRY_FILE.read_text())
+    registry["checkpoints"][name] = entry
     registry["checkpoints"] = dict(sorted(registry["checkpoints"].items()))
-    REGISTRY_FILE.resolve().write_text(json.dumps(registry, indent=2) + "\n")
-    print(json.dumps({args.name: entry}, indent=2))
+    pretrained.REGISTRY_FILE.resolve().write_text(json.dumps(registry, indent=2) + "\n")
+    print(json.dumps({name: entry}, indent=2))
+
+
+def update_metrics(parser, args):
+    """`--update-metrics`: new measurements for an entry that is already bundled."""
+    registry = json.loads(pretrained.REGISTRY_FILE.read_text())["checkpoints"]
+    if args.name not in registry:
+        parser.error(f"{args.name!r} is not in {pretrained.REGISTRY_FILE}: bundle its run first.")
+    entry = registry[args.name]
+    measured = read_metrics(args.update_metrics)  # first in the card, then what the entry had besides
+    metrics = {**measured, **{name: m for name, m in entry["metrics"].items() if name not in measured}}
+    unknown = [name for name in args.drop_metric if name not in metrics]
+    if unknown:
+        parser.error(f"--drop-metric {', '.join(unknown)}: no such metric in {args.name} "
+                     f"(it has {', '.join(metrics)}).")
+    entry["metrics"] = {name: m for name, m in metrics.items() if name not in args.drop_metric}
+    if args.eval_samplers:
+        entry["eval_samplers"] = [s.strip() for s in args.eval_samplers.split(",") if s.strip()]
+    if args.notes:
+        entry["notes"] = args.notes
+    if args.description:
+        entry["description"] = args.description
+    register(args.name, entry, pretrained.MIRROR_DIR / args.name)
     return 0
 
 

@@ -219,9 +219,9 @@ def test_unknown_name_suggests(registry, checkpoint):
     assert zoo.list_models() == [NAME]
 
 
-def load_publish_script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "publish.py"
-    spec = importlib.util.spec_from_file_location("publish", path)
+def load_script(name):
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -229,7 +229,7 @@ def load_publish_script():
 
 def test_publish_script_round_trip(local_hub, registry, checkpoint, expected, capsys):  # noqa: F811
     mirror, entry = bundle(registry, checkpoint, hub={"repo_id": "elsewhere/x", "revision": None})
-    publish = load_publish_script()
+    publish = load_script("publish")
     argv = ["--endpoint", local_hub.endpoint, "--token", local_hub.token, "--org", "zoo-test"]
     assert publish.main(argv + ["--write"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -247,3 +247,35 @@ def test_publish_script_round_trip(local_hub, registry, checkpoint, expected, ca
     (mirror / "config.json").write_text("{}")
     assert publish.main(argv) == 1
     assert "config.json" in capsys.readouterr().err
+
+
+def test_bundle_script_updates_the_metrics_of_a_bundled_entry(registry, checkpoint, tmp_path, capsys):  # noqa: F811
+    metrics = {"floor_2000": {"value": 0.09, "how": "2000 images"}, "fd": {"value": 5.4, "how": "2000 samples"},
+               "straightness": {"value": 0.001, "how": "paths"}}
+    mirror, entry = bundle(registry, checkpoint, metrics=metrics)
+    report = tmp_path / "eval.json"
+    report.write_text(json.dumps({"metrics": {
+        "FD": {"value": 5.443456, "stderr": None, "how": "10000 samples"},
+        "FD floor (train 10000)": {"value": 0.0315, "stderr": None, "how": "10000 images"}}}))
+    script = load_script("bundle")
+    update = [NAME, "--update-metrics", str(report), "--eval-samplers", "euler:1@10000"]
+    assert script.main([*update, "--drop-metric", "floor_2000"]) == 0
+    written = json.loads(pretrained.REGISTRY_FILE.read_text())["checkpoints"][NAME]
+    # New measurements first (rounded, stderr dropped), then what the entry had besides.
+    assert list(written["metrics"].items()) == [
+        ("fd", {"value": 5.44346, "how": "10000 samples"}),
+        ("fd_floor_train_10000", {"value": 0.0315, "how": "10000 images"}),
+        ("straightness", {"value": 0.001, "how": "paths"})]
+    assert written["eval_samplers"] == ["euler:1@10000"]
+    assert {k: v for k, v in written.items() if k not in ("metrics", "eval_samplers")} == \
+        {k: v for k, v in entry.items() if k != "metrics"}
+    hub.verify_files(mirror, entry["files"]["sha256"], entry["files"]["size"])  # weights untouched
+    card = (mirror / "README.md").read_text()
+    assert "| fd | 5.443 | 10000 samples |" in card and "floor_2000" not in card
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        script.main([*update, "--drop-metric", "floor_200"])
+    assert "--drop-metric floor_200: no such metric" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        script.main(["no-such-model", "--update-metrics", str(report)])
+    assert "'no-such-model' is not in" in capsys.readouterr().err
