@@ -1,7 +1,9 @@
 """Named model configs (`<family>_<size>`) -> untrained models. Presets are data;
 families register theirs at import."""
 
+import contextlib
 import difflib
+import random
 from dataclasses import dataclass, field
 
 
@@ -41,9 +43,30 @@ def get_config(name):
 
 def create(name, **overrides):
     """Build an untrained model from the named config; `overrides` replace its
-    arguments (e.g. `data_shape=(28, 28, 1)`, `seed=0`)."""
+    arguments (e.g. `data_shape=(28, 28, 1)`, `seed=0`). With a `seed`, the initial
+    weights are a function of it (on a given backend), whatever ran before."""
     config = get_config(name)
-    return config.builder(**{**config.kwargs, **overrides})
+    kwargs = {**config.kwargs, **overrides}
+    with seeded_initializers(kwargs.get("seed")):
+        return config.builder(**kwargs)
+
+
+@contextlib.contextmanager
+def seeded_initializers(seed):
+    """Keras initializers made without a seed take one from Python's global `random`
+    (`keras.random.make_default_seed`) when their layer is constructed: seed that
+    generator for the block, then give it back its state, so that models built inside
+    get the same initial weights for the same `seed` and the caller's RNG is untouched.
+    `seed=None` changes nothing."""
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(f"zoo.create:{int(seed)}")
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def list_configs():

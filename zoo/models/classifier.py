@@ -108,7 +108,9 @@ def pixels_to_model_space(x):
     return ops.cast(x, "float32") / 127.5 - 1.0
 
 
-def _classifier(network, **kwargs):
+def _classifier(network, seed=None, **kwargs):
+    """`seed` only fixes the initial weights (`zoo.create` seeds the initializers): the
+    classifier draws no random numbers of its own."""
     from zoo.networks import ResNet
 
     return ImageClassifier(ResNet(**network), **kwargs)
