@@ -95,6 +95,19 @@ def test_sample_uses_the_recommended_sampler_of_a_registered_checkpoint(capsys, 
     assert status == 0 and "NFE: 3" in out
 
 
+def test_sample_at_a_temperature_is_for_flows(capsys, tmp_path):
+    status, out, _ = run_cli(capsys, "sample", "glow-moons", "--num", 6, "--temperature", 0.5,
+                             "--out", tmp_path / "cold.npy")
+    assert status == 0 and "NFE: 1" in out
+    expected = zoo.load("glow-moons").sample(6, temperature=0.5, seed=0)
+    np.testing.assert_allclose(np.load(tmp_path / "cold.npy"), expected, atol=1e-6)
+    status, _, err = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--temperature", 0.5,
+                             "--out", tmp_path / "x.npy")
+    assert status == 2 and "has no temperature" in err and "Leave it out" in err
+    status, _, err = run_cli(capsys, "sample", "glow-moons", "--temperature", 0, "--out", tmp_path / "x.npy")
+    assert status == 2 and "must be a finite number > 0" in err
+
+
 def test_sampling_a_classifier_is_a_clear_error(capsys, tmp_path):
     status, _, err = run_cli(capsys, "sample", "noisy-classifier-moons", "--out", tmp_path / "x.npy")
     assert status == 2 and "not a generative model" in err

@@ -13,6 +13,7 @@ traceback, and exits with status 2, like argparse's own usage errors.
 
 import argparse
 import importlib.util
+import inspect
 import json
 import math
 from pathlib import Path
@@ -151,7 +152,11 @@ def cmd_sample(args):
     recommended = recommended_sampler(args.name)
     if args.solver not in (None, recommended.get("solver")):
         recommended = {}  # another solver: its own defaults, not the recommended steps
-    options = {**recommended, **_options(args, ("steps", "solver", "seed", "batch_size", "rtol", "atol"))}
+    options = {**recommended, **_options(args, ("steps", "solver", "seed", "batch_size", "rtol", "atol",
+                                                 "temperature"))}
+    if "temperature" in options and "temperature" not in inspect.signature(model.sample).parameters:
+        raise ValueError(f"{args.name} is a {type(model).__name__}, whose sampler has no temperature: "
+                         "--temperature is for the flows (NICE, RealNVP, Glow). Leave it out.")
     samples, nfe = model.sample(args.num, **options, return_nfe=True, verbose=True)
     what = write_samples(np.asarray(samples), args.out, args.nrow)
     print(f"NFE: {nfe}")
@@ -259,6 +264,13 @@ def _positive(text):
     return value
 
 
+def _positive_float(text):
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
 def _count(text):
     value = int(text)
     if value < 0:
@@ -288,6 +300,8 @@ def build_parser():
     sample.add_argument("--atol", type=float, help="rk45 absolute tolerance")
     sample.add_argument("--batch-size", type=_positive, help="samples per compiled call")
     sample.add_argument("--nrow", type=_positive, help="images per grid row (default: square grid)")
+    sample.add_argument("--temperature", type=_positive_float,
+                        help="flows: scale of the base draws (Glow's T; default 1)")
 
     train = commands.add_parser("train", help="run a training recipe (resumes from its workdir)")
     train.add_argument("recipe", metavar="RECIPE",
