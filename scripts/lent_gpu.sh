@@ -9,6 +9,12 @@
 #   scripts/lent_gpu.sh train CLS_MIN RF_MIN   # carry .gpu/train_b.xz: classifier, then 1-RF
 #   scripts/lent_gpu.sh final RF_MIN           # carry .gpu/test.xz: more 1-RF, then zoo eval
 #
+# Any other recipe, in the same chained calls (carry .whl and the next part until all
+# three have arrived; the test split is needed only by `eval`):
+#
+#   scripts/lent_gpu.sh recipe ddpm_cifar MINUTES      # trains (resuming runs/ddpm-cifar), exports
+#   scripts/lent_gpu.sh eval ddpm-cifar "ddim:50,ddpm:1000@2000" BPD_IMAGES
+#
 # Every stage copies the exported checkpoints and the logs to $OUT.
 set -euo pipefail
 python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl 2>&1 | grep -v WARNING || true
@@ -42,6 +48,14 @@ case "$1" in
     export_checkpoints
     python3 -m zoo eval runs/rectified-flow-cifar/checkpoint --num 10000 --samplers euler:1,euler:2,euler:10,euler:20,euler:50,rk45@2000 \
       --feature-network runs/classifier-cifar/checkpoint --bpd-images 256 --straightness-steps 20 --json "$OUT/eval.json" 2>&1 | tee "$OUT/eval.log"
+    ;;
+  recipe)
+    name=${2//_/-}
+    python3 -m zoo train "recipes/${2//-/_}.py" --workdir "runs/$name" --time-limit "$3" 2>&1 | tee -a "$OUT/$name.log"
+    if [ -d "runs/$name/checkpoint" ]; then rm -rf "${OUT:?}/$name"; cp -r "runs/$name/checkpoint" "$OUT/$name"; fi
+    ;;
+  eval)
+    python3 -m zoo eval "runs/$2/checkpoint" --samplers "$3" --bpd-images "$4" --json "$OUT/$2-eval.json" 2>&1 | tee "$OUT/$2-eval.log"
     ;;
   *) echo "unknown stage $1"; exit 2 ;;
 esac
