@@ -81,6 +81,13 @@ def test_analytic_dpm_needs_and_uses_gammas(short_ddpm, moons):
         assert np.all(np.isfinite(model.sample(16, steps=5, solver=solver, seed=0)))
     bound = model.nll(moons[:16], variance="analytic")
     assert bound.shape == (16,) and np.all(np.isfinite(bound))
+    # Several variances from one pass give each single-variance bound (same noise draws).
+    bounds = model.nll(moons[:16], variance=("beta_tilde", "analytic", "beta"), decoder="gaussian")
+    assert list(bounds) == ["beta_tilde", "analytic", "beta"]
+    for name, values in bounds.items():
+        np.testing.assert_allclose(values, model.nll(moons[:16], variance=name, decoder="gaussian"),
+                                   rtol=1e-4, atol=1e-3)
+    assert not np.allclose(bounds["beta"], bounds["beta_tilde"], atol=1e-2)
 
 
 def test_classifier_free_guidance():

@@ -98,19 +98,30 @@ def variational_bound(denoise, data, alpha_bars, variances, key, decoder="discre
     one draw of x_n, and the decoder -log p(x_0 | x_1) (discretized for 8-bit data, or
     a Gaussian density). `denoise` is in sigma space; `variances[n-1]` is the reverse
     variance at step n (VP units). N network evaluations per example.
+
+    `variances` of shape `(V, N)` gives the bound under V reverse-variance choices from
+    the same N evaluations (the reverse mean does not depend on the variance), shape
+    `(V, batch)`; `(N,)` gives `(batch,)`.
     """
     from zoo.backend import keyed_normal
 
     alpha_bars, variances = np.asarray(alpha_bars, "float64"), np.asarray(variances, "float64")
+    single = variances.ndim == 1
+    variances = np.atleast_2d(variances)  # (V, N)
     prev = np.append(1.0, alpha_bars[:-1])
     betas = 1 - alpha_bars / prev
     posterior = betas * (1 - prev) / (1 - alpha_bars)
     mean_coef = np.sqrt(prev) * betas / (1 - alpha_bars)  # of x_0 in the posterior mean
+    # Per step n and variance v, KL = 0.5 (d (post / var - 1 + log(var / post)) + error / var),
+    # with d the dimension and `error` the squared posterior-mean error summed over it.
+    constant = np.zeros_like(variances)  # n = 1 has no KL term (its posterior variance is 0)
+    constant[:, 1:] = posterior[1:] / variances[:, 1:] - 1.0 + np.log(variances[:, 1:] / posterior[1:])
     tables = {name: ops.convert_to_tensor(value.astype("float32")) for name, value in {
-        "sigma": np.sqrt((1 - alpha_bars) / alpha_bars), "posterior": posterior,
-        "variance": variances, "coef": mean_coef}.items()}
+        "sigma": np.sqrt((1 - alpha_bars) / alpha_bars), "constant": constant.T, "inverse": 1.0 / variances.T,
+        "coef2": mean_coef**2}.items()}
     data = ops.convert_to_tensor(data, "float32")
     batch, key = ops.shape(data)[0], ops.convert_to_tensor(key, "int32")
+    dims = float(np.prod(ops.shape(data)[1:]))
 
     def reconstruct(n):
         sigma = ops.take(tables["sigma"], n - 1)
@@ -118,16 +129,18 @@ def variational_bound(denoise, data, alpha_bars, variances, key, decoder="discre
         return denoise(data + sigma * noise, ops.ones((batch,), "float32") * sigma)
 
     def kl(n, total):
-        var, post = ops.take(tables["variance"], n - 1), ops.take(tables["posterior"], n - 1)
-        error = ops.square(ops.take(tables["coef"], n - 1) * (data - reconstruct(n)))
-        return total + 0.5 * _sum(post / var - 1.0 + ops.log(var / post) + error / var)
+        error = ops.take(tables["coef2"], n - 1) * _sum(ops.square(data - reconstruct(n)))  # (batch,)
+        constant, inverse = ops.take(tables["constant"], n - 1, axis=0), ops.take(tables["inverse"], n - 1, axis=0)
+        return total + 0.5 * (dims * constant[:, None] + inverse[:, None] * error[None, :])
 
-    total = ops.fori_loop(2, len(alpha_bars) + 1, kl, ops.zeros((batch,), "float32"))
+    total = ops.fori_loop(2, len(alpha_bars) + 1, kl, ops.zeros((len(variances), batch), "float32"))
     last = float(alpha_bars[-1])
     prior = 0.5 * _sum(last * ops.square(data) - last - np.log1p(-last))
-    mean, var = reconstruct(1), float(variances[0])
-    if decoder == "discrete":
-        log_decoder = _sum(discretized_gaussian_log_likelihood(data, mean, var))
-    else:
-        log_decoder = _sum(-0.5 * ops.square(data - mean) / var - 0.5 * np.log(2 * np.pi * var))
-    return prior + total - log_decoder
+    mean, log_decoder = reconstruct(1), []
+    for var in variances[:, 0].astype(float):
+        if decoder == "discrete":
+            log_decoder.append(_sum(discretized_gaussian_log_likelihood(data, mean, var)))
+        else:
+            log_decoder.append(_sum(-0.5 * ops.square(data - mean) / var - 0.5 * np.log(2 * np.pi * var)))
+    bound = prior[None, :] + total - ops.stack(log_decoder)
+    return bound[0] if single else bound
