@@ -19,6 +19,13 @@ afterwards so that a run stopped by `--time-limit` resumes on the same schedule.
     KERAS_BACKEND=torch OMP_NUM_THREADS=1 nice -n 10 zoo train recipes/glow_cifar.py \
         --workdir runs/glow-cifar --time-limit 60
 
+The bundled glow-cifar is this recipe's first 25 epochs (PyTorch, one thread beside
+another training job; the run was stopped by hand after epoch 25 and exported with
+`--epochs 25`): 160,000 images in 87 min, epoch-mean training loss 6.31, 4.66 (epoch 5),
+4.31 (11), 4.21 (17), 4.14 (25), still falling ~0.01 per epoch; 4.18 test bits/dim on all
+10,000 test images. At temperature 1.0, ~5% of draws overflow in the inverse (the
+contracting couplings' inverses expand the base's tails); at 0.7 none did.
+
 Rerunning resumes from `<workdir>/state` until EPOCHS; `--resume-from glow-cifar`
 copies a published checkpoint's weights when that state is gone (it keeps the epoch count
 and history; Adam restarts).

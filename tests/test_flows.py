@@ -221,3 +221,15 @@ def test_bad_input_says_how_to_fix(rng):
         NICE((3,))
     with pytest.raises(ValueError, match="base"):
         RealNVP((2,), num_scales=1, base="cauchy")
+
+
+def test_overflowed_inverse_gives_black_images_and_a_warning():
+    # A latent far in the tails can overflow a contracting coupling's inverse; the
+    # images then say so instead of being cast from NaN.
+    model = zoo.create("glow_tiny", data_shape=(8, 8, 3), seed=0)
+    model.build((None, 8, 8, 3))
+    x = np.zeros((3, 8, 8, 3), "float32")
+    x[1, 0, 0, 0] = np.nan
+    with pytest.warns(UserWarning, match="1 of 3 decoded images are not finite"):
+        images = model.to_output(x)
+    assert images.dtype == np.uint8 and np.all(images[1] == 0) and np.all(images[[0, 2]] == 128)

@@ -21,6 +21,7 @@ order, reshaped to `data_shape`.
 """
 
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -318,6 +319,13 @@ class Flow(keras.Model):
         x = np.asarray(x, "float32")
         if not self.is_image or raw:
             return x
+        finite = np.all(np.isfinite(x.reshape(len(x), -1)), axis=1)
+        if not np.all(finite):
+            # The inverse of a contracting coupling can overflow for latents far in the
+            # base's tails; say so rather than hand back images cast from NaN.
+            warnings.warn(f"{np.sum(~finite)} of {len(x)} decoded images are not finite (the inverse flow "
+                          "overflowed) and are returned black; a lower `temperature` avoids it.", stacklevel=3)
+            x = np.where(finite.reshape((-1,) + (1,) * (x.ndim - 1)), x, -1.0)
         return np.clip(np.floor((x + 1.0) * 128.0), 0, 255).astype(np.uint8)
 
     def sample(self, num=None, *, temperature=1.0, seed=None, noise=None, batch_size=256, raw=False, steps=1,
