@@ -1,7 +1,7 @@
 """ddpm-cifar: DDPM (1000 linear-beta steps, eps-prediction, L_simple) on CIFAR-10.
 
 Lab notes. No GPU was lent to this work, so the schedule is sized for one CPU thread
-(PyTorch, ~25 images/s with `ddpm_cifar`: the small U-Net at 24 channels, 0.9M
+(PyTorch, ~16 images/s with `ddpm_cifar`: the small U-Net at 24 channels, 0.9M
 parameters, no dropout); Ho et al. train a 35.7M model for 800k steps at batch 128 on
 TPUs. With a few thousand steps in a session, the paper's EMA 0.9999 (a ~7,000-step
 average) and 5,000-step warm-up would never let the weights arrive: EMA 0.999 and a
@@ -14,14 +14,15 @@ another training job, `--time-limit 108`): 96,000 images (1.9 passes, 3,000 step
 101 min, epoch-mean eps-MSE 0.84, 0.25, 0.071, 0.050 (epoch 5), 0.041 (10), 0.038 (15).
 Then, without retraining, Analytic-DPM's Gamma_n from 10 training images:
 
-    KERAS_BACKEND=torch python scripts/analytic_dpm.py runs/ddpm-cifar/checkpoint \
-        --gamma-examples 10 --nll-examples 10 --steps 10,50 --num 400 \
-        --solvers analytic-ddim --reconstruct-examples 16
+    KERAS_BACKEND=torch python scripts/analytic_dpm.py runs/ddpm-cifar/checkpoint \\
+        --gamma-examples 10 --nll-examples 10 --steps 10,50 --num 400 \\
+        --solvers analytic-ddim --reconstruct-examples 10
+
 Sample with "ddpm" (1000 steps), "ddim" at 10/50/100 steps, and "analytic-ddim" after
 `model.estimate_gammas(train_images_in_model_space)`.
 
-    KERAS_BACKEND=torch OMP_NUM_THREADS=1 zoo train recipes/ddpm_cifar.py --workdir runs/ddpm-cifar \
-        --time-limit 100
+    KERAS_BACKEND=torch OMP_NUM_THREADS=1 zoo train recipes/ddpm_cifar.py --workdir runs/ddpm-cifar \\
+        --time-limit 108
 """
 
 import zoo

@@ -635,7 +635,7 @@ def _register():
                     network=tiny, data_shape=(16, 16, 3))
     register_config("ddpm_small", _build(DDPM), "DDPM with the CPU-sized U-Net of rectified_flow_small (1.6M).",
                     network=("unet", small))
-    # ddpm-cifar on one CPU thread (~25 images/s): the small U-Net at 24 channels and
+    # ddpm-cifar on one CPU thread (~16 images/s training): the small U-Net at 24 channels and
     # without dropout (a few passes over the data cannot overfit); 0.9M parameters.
     register_config("ddpm_cifar", _build(DDPM),
                     "DDPM for CIFAR-10 trained on one CPU thread: 24 channels, mults 1-2-2, 2 blocks, no dropout.",
