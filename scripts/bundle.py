@@ -79,6 +79,11 @@ def main(argv=None):
     parser.add_argument("--solver", default="euler")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--num", type=int, default=64, help="samples in samples.png")
+    parser.add_argument("--nrow", type=int, help="images per row of samples.png (default: square)")
+    parser.add_argument("--labels", help="class-conditional models: the classes of samples.png (`zoo sample "
+                        "--labels`, e.g. all)")
+    parser.add_argument("--guidance", type=float, help="with --labels: the recommended classifier-free "
+                        "guidance scale, used for samples.png and recorded with the sampler")
     parser.add_argument("--eval-num", type=int, default=2000, help="samples / paths for sample metrics")
     parser.add_argument("--bpd-images", type=int, default=100, help="test images for bits/dim")
     parser.add_argument("--straightness-steps", type=int, default=100)
@@ -121,8 +126,11 @@ def main(argv=None):
         for name in REQUIRED_FILES:
             shutil.copy2(source / name, tmp / name)
         if generative:
+            extra = [*(["--nrow", str(args.nrow)] if args.nrow else []),
+                     *(["--labels", args.labels] if args.labels else []),
+                     *(["--guidance", str(args.guidance)] if args.guidance is not None else [])]
             cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
-                      "--solver", args.solver, "--seed", "0", "--out", str(tmp / "samples.png")])
+                      "--solver", args.solver, "--seed", "0", *extra, "--out", str(tmp / "samples.png")])
         for image in args.extra_images:
             shutil.copy2(image, tmp / image.name)
 
@@ -139,7 +147,9 @@ def main(argv=None):
         "parameters": metadata["parameters"],
         "dataset": args.dataset,
         "recipe": recipe,
-        "sampler": {"solver": args.solver, "steps": args.steps} if generative else None,
+        "sampler": ({"solver": args.solver, "steps": args.steps,
+                     **({"guidance": args.guidance} if args.guidance is not None else {})}
+                    if generative else None),
         "metrics": measure(target, args),
         "training": {
             "hardware": args.hardware,

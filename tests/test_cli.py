@@ -108,6 +108,25 @@ def test_sample_at_a_temperature_is_for_flows(capsys, tmp_path):
     assert status == 2 and "must be a finite number > 0" in err
 
 
+def test_sample_classes_with_guidance(capsys, checkpoints, tmp_path):
+    network = ("unet", dict(base_channels=8, channel_mults=(1,), num_res_blocks=1, attention_resolutions=(),
+                            groups=4, num_classes=10))
+    edm = zoo.create("edm_tiny", network=network, seed=0, ema_decay=None)
+    path = zoo.save_checkpoint(edm, tmp_path / "edm", metadata={"dataset": "cifar10"})
+    status, out, _ = run_cli(capsys, "sample", path, "--num", 4, "--steps", 2, "--labels", "cat,5",
+                             "--guidance", 2, "--out", tmp_path / "x.npy")
+    assert status == 0 and "NFE: 3" in out
+    expected = zoo.load(path).sample(4, steps=2, labels=np.array([3, 3, 5, 5]), guidance=2.0, seed=0)
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), expected)
+    for argv, message in [(["--labels", "cow"], "unknown class 'cow'; give an id 0..9 or a name (airplane"),
+                          (["--labels", "all", "--num", 5], "do not split evenly over 10 classes"),
+                          (["--guidance", 2], "give the classes too, e.g. --labels all")]:
+        status, _, err = run_cli(capsys, "sample", path, "--steps", 1, *argv, "--out", tmp_path / "y.npy")
+        assert status == 2 and message in err
+    status, _, err = run_cli(capsys, "sample", checkpoints["image"], "--labels", "1", "--out", tmp_path / "z.npy")
+    assert status == 2 and "this model is unconditional" in err
+
+
 def test_sampling_a_classifier_is_a_clear_error(capsys, tmp_path):
     status, _, err = run_cli(capsys, "sample", "noisy-classifier-moons", "--out", tmp_path / "x.npy")
     assert status == 2 and "not a generative model" in err

@@ -31,9 +31,44 @@ def test_sampler_settings_parse():
     assert SamplerSetting.parse("euler:10") == SamplerSetting("euler", 10)
     assert SamplerSetting.parse("rk45@200") == SamplerSetting("rk45", None, 200)
     assert str(SamplerSetting.parse(" heun:4@50 ")) == "heun:4@50"
-    for bad in ("euler:0", "euler:x", "rk45@1", ""):
+    guided = SamplerSetting.parse("heun:18+w2.5@400")
+    assert guided == SamplerSetting("heun", 18, 400, 2.5) and str(guided) == "heun:18+w2.5@400"
+    assert guided.label == "heun 18 w 2.5" and SamplerSetting.parse("heun:18+w0").guidance == 0.0
+    for bad in ("euler:0", "euler:x", "rk45@1", "", "heun:18+w", "heun:18+w-1", "heun:18@400+w2"):
         with pytest.raises(ValueError, match="SOLVER|steps must be"):
             SamplerSetting.parse(bad)
+
+
+def test_conditional_eval_samples_balanced_classes_at_each_guidance_scale():
+    network = ("unet", dict(base_channels=8, channel_mults=(1,), num_res_blocks=1, attention_resolutions=(),
+                            groups=4, num_classes=10))
+    edm = zoo.create("edm_tiny", network=network, data_shape=(32, 32, 3), seed=0, ema_decay=None)
+    rng = np.random.default_rng(0)  # off the zero-initialised output layer, so labels matter
+    for variable in edm.network.weights:
+        variable.assign(variable.numpy() + rng.normal(0, 0.2, variable.shape).astype("float32"))
+    classifier = zoo.create("classifier_tiny", data_shape=(32, 32, 3))
+    ev, results = zoo.evaluation.evaluate(
+        edm, samplers=["heun:1+w0@20", "heun:1@20", "heun:1+w3@20"], num=20, reference_images=20, bpd_images=0,
+        feature_network=classifier)
+    found = {r.name: r for r in results}
+    np.testing.assert_array_equal(ev.labels(SamplerSetting("heun", 1, 20)), np.arange(20) % 10)
+    # w = 0 is the unconditional (null-label) denoiser, w = 1 the plain conditional one.
+    unconditional = edm.sample(20, solver="heun", steps=1, seed=0, labels=np.full(20, 10))
+    conditional = edm.sample(20, solver="heun", steps=1, seed=0, labels=np.arange(20) % 10)
+    np.testing.assert_array_equal(ev.samples(SamplerSetting("heun", 1, 20, 0.0))[0], unconditional)
+    np.testing.assert_array_equal(ev.samples(SamplerSetting("heun", 1, 20))[0], conditional)
+    assert not np.array_equal(unconditional, conditional)
+    assert not np.array_equal(ev.samples(SamplerSetting("heun", 1, 20, 3.0))[0], conditional)
+    assert "2 per class, the unconditional denoiser" in found["FD-classifier (heun 1 w 0)"].how
+    assert "guidance w = 3: two network evaluations per NFE" in found["FD-classifier (heun 1 w 3)"].how
+    # Accuracy against the requested classes, per class; none for unconditional samples.
+    assert "class accuracy (heun 1 w 0)" not in found
+    accuracy = found["class accuracy (heun 1 w 3)"]
+    assert 0.0 <= accuracy.value <= 1.0 and set(accuracy.details) == set(zoo.datasets.class_names("cifar10"))
+    assert np.mean(list(accuracy.details.values())) == pytest.approx(accuracy.value)
+    flow = zoo.create("rectified_flow_tiny", data_shape=(32, 32, 3), seed=0, ema_decay=None)
+    with pytest.raises(ValueError, match="unconditional: drop the"):
+        zoo.evaluation.evaluate(flow, samplers=["euler:1+w2"], num=4, bpd_images=0, feature_network=classifier)
 
 
 @pytest.mark.slow

@@ -100,7 +100,7 @@ BAD = [
     ("training.images_seen", "1.28M", "images_seen an integer"),
     ("training.gpu", "H100", "exactly hardware"),
     ("eval_samplers", [], "`eval_samplers` = []"),
-    ("eval_samplers", ["euler:0"], "SOLVER[:STEPS][@NUM]"),
+    ("eval_samplers", ["euler:0"], "SOLVER[:STEPS][+wGUIDANCE][@NUM]"),
     ("eval_samplers", "euler:10", "non-empty list"),
     ("notes", "", "`notes` = ''"),
     ("note", "typo", "unknown field `note`. Did you mean 'notes'?"),

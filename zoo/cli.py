@@ -157,10 +157,47 @@ def cmd_sample(args):
     if "temperature" in options and "temperature" not in inspect.signature(model.sample).parameters:
         raise ValueError(f"{args.name} is a {type(model).__name__}, whose sampler has no temperature: "
                          "--temperature is for the flows (NICE, RealNVP, Glow). Leave it out.")
+    if args.labels is not None:
+        options["labels"] = sample_labels(model, args.labels, args.num)
+    guidance = args.guidance
+    if guidance is None and "labels" in options and args.name in zoo.list_models():
+        guidance = (zoo.pretrained.get_entry(args.name).get("sampler") or {}).get("guidance")  # recommended
+    if guidance is not None:
+        if "labels" not in options:
+            raise ValueError("--guidance is the classifier-free guidance scale of class-conditional samples: "
+                             "give the classes too, e.g. --labels all --guidance 2.")
+        options["guidance"] = guidance
     samples, nfe = model.sample(args.num, **options, return_nfe=True, verbose=True)
     what = write_samples(np.asarray(samples), args.out, args.nrow)
     print(f"NFE: {nfe}")
     print(f"Wrote {args.out} ({what})")
+
+
+def sample_labels(model, text, num):
+    """`--labels`: comma-separated classes (ids or names of the checkpoint's dataset), or
+    "all" for every class; the `num` samples go to them in equal consecutive blocks, so
+    with `--nrow num/len(classes)` each grid row is one class."""
+    num_classes = getattr(getattr(model, "network", None), "num_classes", None)
+    if num_classes is None:
+        raise ValueError("--labels: this model is unconditional (its network has no classes); leave it out.")
+    dataset = (getattr(model, "checkpoint_metadata", None) or {}).get("dataset")
+    names = list(zoo.datasets.CLASS_NAMES.get(dataset, []))
+    classes = []
+    for item in [t.strip() for t in text.split(",") if t.strip()]:
+        if item == "all":
+            classes += range(num_classes)
+        elif item.isdigit() and int(item) < num_classes:
+            classes.append(int(item))
+        elif item in names:
+            classes.append(names.index(item))
+        else:
+            known = f" or a name ({', '.join(names)})" if names else ""
+            raise ValueError(f"--labels: unknown class {item!r}; give an id 0..{num_classes - 1}{known}, "
+                             "or 'all'.")
+    if not classes or num % len(classes):
+        raise ValueError(f"--labels: {num} samples do not split evenly over {len(classes)} classes; make --num "
+                         f"a multiple of {max(len(classes), 1)}.")
+    return np.repeat(np.asarray(classes, "int32"), num // len(classes))
 
 
 def find_recipe(recipe):
@@ -302,6 +339,11 @@ def build_parser():
     sample.add_argument("--nrow", type=_positive, help="images per grid row (default: square grid)")
     sample.add_argument("--temperature", type=_positive_float,
                         help="flows: scale of the base draws (Glow's T; default 1)")
+    sample.add_argument("--labels", help="class-conditional models: comma-separated classes (ids or names, e.g. "
+                        "cat,dog) or 'all', in equal blocks of samples (default: unconditional)")
+    sample.add_argument("--guidance", type=float,
+                        help="with --labels: classifier-free guidance scale w (default: the checkpoint's recommended, "
+                             "else 1: conditional; 0: unconditional; > 1 sharpens)")
 
     train = commands.add_parser("train", help="run a training recipe (resumes from its workdir)")
     train.add_argument("recipe", metavar="RECIPE",
@@ -318,8 +360,9 @@ def build_parser():
     evaluate.add_argument("name", metavar="NAME", help=name_help)
     evaluate.add_argument("--num", type=_positive, default=1000,
                           help="samples per sampler setting / paths (default 1000)")
-    evaluate.add_argument("--samplers", help="comma-separated SOLVER[:STEPS][@NUM] settings, e.g. "
-                          "euler:1,euler:10,rk45@200 (default: the checkpoint's eval_samplers, else "
+    evaluate.add_argument("--samplers", help="comma-separated SOLVER[:STEPS][+wGUIDANCE][@NUM] settings, e.g. "
+                          "euler:1,euler:10,rk45@200; +wW: classifier-free guidance scale of a "
+                          "class-conditional model, heun:18+w2 (default: the checkpoint's eval_samplers, else "
                           "--solver/--steps)")
     evaluate.add_argument("--steps", type=_positive, help="solver steps for one setting (default 50)")
     evaluate.add_argument("--solver", help="euler, heun or rk45 for one setting (default euler)")

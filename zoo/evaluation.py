@@ -35,31 +35,36 @@ class Result:
 
 @dataclasses.dataclass(frozen=True)
 class SamplerSetting:
-    """One way to sample: `solver`, `steps` (None for rk45) and an optional sample
-    count overriding the evaluation's `num`. Written `euler:10`, `rk45`, `rk45@200`."""
+    """One way to sample: `solver`, `steps` (None for rk45), an optional classifier-free
+    guidance scale w (class-conditional models; None: w = 1, plain conditional) and an
+    optional sample count overriding the evaluation's `num`. Written `euler:10`, `rk45`,
+    `rk45@200`, `heun:18+w2@1000` (w = 2; `+w0` samples the unconditional denoiser)."""
 
     solver: str
     steps: int | None = None
     num: int | None = None
+    guidance: float | None = None
 
     @classmethod
     def parse(cls, text):
-        match = re.fullmatch(r"\s*([a-z0-9_-]+)(?::(\d+))?(?:@(\d+))?\s*", str(text))
+        match = re.fullmatch(r"\s*([a-z0-9_-]+)(?::(\d+))?(?:\+w(\d+(?:\.\d+)?))?(?:@(\d+))?\s*", str(text))
         if match is None:
-            raise ValueError(f"Bad sampler setting {text!r}: write SOLVER[:STEPS][@NUM], e.g. "
-                             "'euler:10', 'rk45' or 'rk45@200'.")
-        solver, steps, num = match.groups()
+            raise ValueError(f"Bad sampler setting {text!r}: write SOLVER[:STEPS][+wGUIDANCE][@NUM], e.g. "
+                             "'euler:10', 'rk45@200' or 'heun:18+w2@1000'.")
+        solver, steps, guidance, num = match.groups()
         steps, num = (int(steps) if steps else None), (int(num) if num else None)
         if (steps is not None and steps < 1) or (num is not None and num < 2):
             raise ValueError(f"Bad sampler setting {text!r}: steps must be >= 1 and @NUM >= 2.")
-        return cls(solver, steps, num)
+        return cls(solver, steps, num, None if guidance is None else float(guidance))
 
     @property
     def label(self):
-        return self.solver if self.steps is None else f"{self.solver} {self.steps}"
+        label = self.solver if self.steps is None else f"{self.solver} {self.steps}"
+        return label if self.guidance is None else f"{label} w {self.guidance:g}"
 
     def __str__(self):
-        return self.solver + (f":{self.steps}" if self.steps else "") + (f"@{self.num}" if self.num else "")
+        return (self.solver + (f":{self.steps}" if self.steps else "")
+                + (f"+w{self.guidance:g}" if self.guidance is not None else "") + (f"@{self.num}" if self.num else ""))
 
 
 def mean_and_stderr(values):
@@ -127,6 +132,21 @@ class Evaluation:
     def test_data(self, num):
         return self.data(num)[0]
 
+    @functools.cached_property
+    def num_classes(self):
+        """Classes of a class-conditional model, else None."""
+        return getattr(getattr(self.model, "network", None), "num_classes", None)
+
+    def labels(self, setting):
+        """The requested classes of a conditional model's samples: every class equally
+        often (0, 1, ..., C-1, 0, ...); None for an unconditional model."""
+        if self.num_classes is None:
+            if setting.guidance is not None:
+                raise ValueError(f"Sampler setting {setting} has a guidance scale, but the model is "
+                                 "unconditional: drop the '+w...' part.")
+            return None
+        return np.arange(setting.num or self.num) % self.num_classes
+
     @functools.cache  # noqa: B019 (one Evaluation per `zoo eval` run)
     def samples(self, setting):
         """`(samples, nfe)` drawn once per setting."""
@@ -134,12 +154,21 @@ class Evaluation:
         options = {"solver": setting.solver, "seed": self.seed, "return_nfe": True, "verbose": self.verbose}
         if setting.steps is not None:
             options["steps"] = setting.steps
+        labels = self.labels(setting)
+        if labels is not None:
+            options.update(labels=labels, guidance=1.0 if setting.guidance is None else setting.guidance)
         samples, nfe = self.model.sample(num, **options)
         return np.asarray(samples), int(nfe)
 
     def describe(self, setting):
         samples, nfe = self.samples(setting)
-        return f"{len(samples)} samples, {setting.label} (NFE {nfe}), seed {self.seed}"
+        text = f"{len(samples)} samples, {setting.label} (NFE {nfe}), seed {self.seed}"
+        if self.num_classes is None:
+            return text
+        guidance = 1.0 if setting.guidance is None else setting.guidance
+        how = {0.0: "the unconditional denoiser (null label)", 1.0: "the conditional denoiser"}.get(
+            guidance, f"classifier-free guidance w = {guidance:g}: two network evaluations per NFE")
+        return f"{text}, {len(samples) // self.num_classes} per class, {how}"
 
     @property
     def tolerances(self):
@@ -264,6 +293,15 @@ def sample_quality(ev):
                               f"{how}: exp(entropy of the predicted-class histogram) / classes; "
                               "1 = every class equally often",
                               details={name: round(float(s), 4) for name, s in zip(names, shares)}))
+        labels = ev.labels(setting)
+        if labels is not None and setting.guidance != 0.0:
+            hits = probabilities.argmax(-1) == labels
+            results.append(Result(f"class accuracy{suffix}", float(hits.mean()),
+                                  float(math.sqrt(hits.mean() * (1 - hits.mean()) / len(hits))),
+                                  f"{how}: share of samples that classifier-cifar assigns to the requested class "
+                                  "(its test accuracy bounds what real images score)",
+                                  details={name: round(float(hits[labels == c].mean()), 4)
+                                           for c, name in enumerate(names)}))
     return results
 
 

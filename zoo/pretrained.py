@@ -93,7 +93,8 @@ def _entry_problems(entry):
         "a non-empty object of recommended settings (e.g. solver, steps >= 1), or null for a model "
         "that does not sample (a classifier)")
     check("eval_samplers", lambda v: isinstance(v, list) and v and all(_is_setting(x) for x in v),
-          "a non-empty list of sampler settings 'SOLVER[:STEPS][@NUM]', e.g. ['euler:10', 'rk45@2000']")
+          "a non-empty list of sampler settings 'SOLVER[:STEPS][+wGUIDANCE][@NUM]', e.g. "
+          "['euler:10', 'rk45@2000', 'heun:18+w2']")
     check("notes", text, "a non-empty string")
     check("metrics", lambda v: isinstance(v, dict) and all(
         isinstance(m, dict) and set(m) == {"value", "how"} and text(m["how"])

@@ -123,6 +123,8 @@ class Diffusion(GenerativeModel):
         if labels is None or guidance == 1.0:
             return estimate(labels)
         unconditional = estimate(ops.full((ops.shape(x)[0],), self.network.num_classes, "int32"))
+        if guidance == 0.0:  # w = 0 is the unconditional denoiser: one network evaluation
+            return unconditional
         return unconditional + guidance * (estimate(labels) - unconditional)
 
     # Sampling ---------------------------------------------------------------------------
@@ -660,6 +662,13 @@ def _register():
     register_config("edm_small_cond", _build(EDM),
                     "Class-conditional EDM (10 classes, 10% label dropout for guidance), CPU-sized U-Net.",
                     network=("unet", {**small, "num_classes": 10}), label_dropout=0.1)
+    # edm-cifar-cond on one CPU thread: the U-Net of ddpm_cifar (24 channels, no dropout) with a
+    # class embedding.
+    register_config("edm_cifar_cond", _build(EDM),
+                    "Class-conditional EDM for CIFAR-10 trained on one CPU thread: the U-Net of ddpm_cifar "
+                    "with 10 classes, 10% label dropout.",
+                    network=("unet", {**small, "base_channels": 24, "dropout": 0.0, "num_classes": 10}),
+                    label_dropout=0.1)
 
 
 _register()
