@@ -7,13 +7,14 @@ replays the inputs on every backend and compares.
   model-space points x and noise levels sigma;
 - velocity models (rectified flow): the velocity at fixed (x, t) and a 2-step Euler sample;
 - denoisers (diffusion): D(x, sigma) at fixed noise levels and a 2-step DDIM sample;
+  class-conditional ones also at fixed labels under classifier-free guidance w = 2;
 - flows (exact likelihood): log p of the decoded noise and the decoded noise itself.
 """
 
 import numpy as np
 from keras import ops
 
-INPUT_KEYS = ("images", "noise", "t", "sigma", "x")
+INPUT_KEYS = ("images", "noise", "t", "sigma", "x", "labels")
 
 
 def kind(model):
@@ -40,7 +41,11 @@ def reference_inputs(model):
     if kind(model) == "velocity":
         return {"noise": noise, "t": np.array([0.0, 0.3, 0.6, 0.95], "float32")}
     if kind(model) == "denoiser":  # from the smallest to the largest noise level
-        return {"noise": noise, "sigma": np.geomspace(model.sigma_min, model.sigma_max, 4).astype("float32")}
+        inputs = {"noise": noise, "sigma": np.geomspace(model.sigma_min, model.sigma_max, 4).astype("float32")}
+        num_classes = getattr(model.network, "num_classes", None)
+        if num_classes:
+            inputs["labels"] = (np.arange(4) * 3 % num_classes).astype("int32")
+        return inputs
     return {"noise": 0.7 * noise}  # flows: a typical latent at temperature 0.7
 
 
@@ -57,8 +62,15 @@ def replay(model, inputs):
                 "sample": model.sample(noise=noise, steps=2, solver="euler", raw=True)}
     if which == "denoiser":
         sigma = inputs["sigma"].reshape(-1, *([1] * (noise.ndim - 1)))
-        return {"forward": ops.convert_to_numpy(model.denoise(sigma * noise, inputs["sigma"])),
-                "sample": model.sample(noise=noise, steps=2, solver="ddim", raw=True)}
+        outputs = {"forward": ops.convert_to_numpy(model.denoise(sigma * noise, inputs["sigma"])),
+                   "sample": model.sample(noise=noise, steps=2, solver="ddim", raw=True)}
+        if "labels" in inputs:
+            labels = inputs["labels"]
+            outputs["forward_guided"] = ops.convert_to_numpy(
+                model.denoise(sigma * noise, inputs["sigma"], labels, guidance=2.0))
+            outputs["sample_guided"] = model.sample(noise=noise, steps=2, solver="ddim", labels=labels,
+                                                    guidance=2.0, raw=True)
+        return outputs
     decoded = model.decode(noise, raw=True)
     return {"forward": model.log_prob(decoded), "sample": decoded}
 

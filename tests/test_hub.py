@@ -226,6 +226,12 @@ def test_model_card_front_matter_and_body():
     assert "pipeline_tag" not in meta and "datasets" not in meta and "model-index" not in meta
     assert "on" in meta["tags"] and meta["license"] == "null"
     assert 'quotes " and: colons' in body and "![" not in body
+    # Classifier-free guidance recorded with the sampler: the card samples classes with it.
+    guided = {**ENTRY, "sampler": {"solver": "heun", "steps": 18, "guidance": 3.0}}
+    meta, body = front_matter(hub.render_model_card("cond-cifar", guided))
+    assert meta["model-index"][0]["results"][0]["task"]["name"] == "Class-conditional generation"
+    assert "import numpy as np" in body and "% model.network.num_classes" in body
+    assert "model.sample(20, steps=18, labels=labels, guidance=3, seed=0)" in body
 
 
 def test_keras_model_loads_from_hf_uri(local_hub, tmp_path):

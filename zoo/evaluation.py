@@ -299,7 +299,7 @@ def sample_quality(ev):
             results.append(Result(f"class accuracy{suffix}", float(hits.mean()),
                                   float(math.sqrt(hits.mean() * (1 - hits.mean()) / len(hits))),
                                   f"{how}: share of samples that classifier-cifar assigns to the requested class "
-                                  "(its test accuracy bounds what real images score)",
+                                  "(real test images score its top-1 accuracy)",
                                   details={name: round(float(hits[labels == c].mean()), 4)
                                            for c, name in enumerate(names)}))
     return results

@@ -271,13 +271,15 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
             "tags": ["zoo", family, "generative" if entry.get("sampler") is not None else "classifier",
                      "keras-3", "jax", "tensorflow", "pytorch"]}
     generative = entry.get("sampler") is not None
+    conditional = "guidance" in (entry.get("sampler") or {})  # classifier-free guidance: class labels in
     if dataset_id:
         meta["datasets"] = [dataset_id]
         meta["pipeline_tag"] = "unconditional-image-generation" if generative else "image-classification"
     if metrics:
         meta["model-index"] = [{"name": name, "results": [{
             "task": {"type": meta.get("pipeline_tag", "other"),
-                     "name": "Unconditional generation" if generative else
+                     "name": ("Class-conditional generation" if conditional else "Unconditional generation")
+                     if generative else
                      "Image classification" if dataset_id else "Classification"},
             "dataset": {"type": dataset_id or dataset, "name": dataset_name},
             "metrics": [{"type": k.lower(), "name": k, "value": m["value"], "verified": False}
@@ -286,6 +288,9 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
     steps = f"steps={sampler['steps']}, " if "steps" in sampler else ""
     use = (f"images = model.sample(16, {steps}seed=0)" if generative else
            "logits = model.logits(images)  # uint8 (N, H, W, C) in; model.features(images): penultimate")
+    if conditional:
+        use = ("labels = np.arange(20) % model.network.num_classes  # each sample's class (none: unconditional)\n"
+               f"images = model.sample(20, {steps}labels=labels, guidance={sampler['guidance']:g}, seed=0)")
     if family == "NoisyClassifier":  # p(y | x, sigma): guides a diffusion model of the same data
         use = ("logits = model.logits(x, sigma)  # x = data + sigma * noise, in model space\n"
                "# classifier guidance: diffusion.sample(n, labels=y, guidance=2.0, classifier=model)")
@@ -313,7 +318,7 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
         out += ["```bash", training["command"], "```", ""]
     out += ["## Use", "", "Pick a backend before importing Keras: `KERAS_BACKEND=jax`, "
             "`KERAS_BACKEND=tensorflow` or `KERAS_BACKEND=torch`.", "",
-            "```python", "import zoo", "",
+            "```python", *(["import numpy as np"] if conditional else []), "import zoo", "",
             f'model = zoo.load("{name}")  # pinned revision, sha256-verified',
             use, "```", "",
             "or with Keras alone (`import zoo` registers zoo's layers with Keras):", "",
