@@ -59,7 +59,8 @@ def test_conditional_eval_samples_balanced_classes_at_each_guidance_scale():
     np.testing.assert_array_equal(ev.samples(SamplerSetting("heun", 1, 20))[0], conditional)
     assert not np.array_equal(unconditional, conditional)
     assert not np.array_equal(ev.samples(SamplerSetting("heun", 1, 20, 3.0))[0], conditional)
-    assert "2 per class, the unconditional denoiser" in found["FD-classifier (heun 1 w 0)"].how
+    assert "seed 0, the unconditional denoiser" in found["FD-classifier (heun 1 w 0)"].how
+    assert "2 per class, the conditional denoiser" in found["FD-classifier (heun 1)"].how
     assert "guidance w = 3: two network evaluations per NFE" in found["FD-classifier (heun 1 w 3)"].how
     # Accuracy against the requested classes, per class; none for unconditional samples.
     assert "class accuracy (heun 1 w 0)" not in found

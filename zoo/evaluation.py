@@ -166,8 +166,10 @@ class Evaluation:
         if self.num_classes is None:
             return text
         guidance = 1.0 if setting.guidance is None else setting.guidance
-        how = {0.0: "the unconditional denoiser (null label)", 1.0: "the conditional denoiser"}.get(
-            guidance, f"classifier-free guidance w = {guidance:g}: two network evaluations per NFE")
+        if guidance == 0.0:  # the labels are not used
+            return f"{text}, the unconditional denoiser (null label)"
+        how = ("the conditional denoiser" if guidance == 1.0 else
+               f"classifier-free guidance w = {guidance:g}: two network evaluations per NFE")
         return f"{text}, {len(samples) // self.num_classes} per class, {how}"
 
     @property
