@@ -1,4 +1,5 @@
-"""Every layer through the shared harness, plus the maths of the embeddings."""
+"""Every layer through the shared harness, plus the maths of the embeddings (the networks
+built from them: test_networks.py)."""
 
 import math
 
@@ -9,7 +10,6 @@ from keras import ops
 
 from zoo.layers import (AttentionBlock, Downsample, FourierEmbedding, ResBlock, SinusoidalEmbedding,
                         Upsample, sinusoidal_embedding)
-from zoo.networks import MLP, UNet
 
 
 def _images(rng, shape=(2, 8, 8, 4)):
@@ -79,38 +79,3 @@ def test_attention_heads_must_divide_width(rng):
 def test_downsample_upsample(rng):
     check_layer(Downsample, {"channels": 5}, (_images(rng),), (2, 4, 4, 5))
     check_layer(Upsample, {"channels": 5}, (_images(rng),), (2, 16, 16, 5))
-
-
-def test_unet(rng):
-    kwargs = dict(base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_resolutions=(4,),
-                  groups=4, dropout=0.1)
-    check_layer(UNet, kwargs, (_images(rng, (2, 8, 8, 3)), rng.uniform(size=(2,)).astype("float32")),
-                (2, 8, 8, 3))
-
-
-def test_unet_class_conditional_and_fourier(rng):
-    kwargs = dict(base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_resolutions=(),
-                  groups=4, num_classes=3, embedding="fourier", embedding_scale=16.0)
-    layer = check_layer(UNet, kwargs, (_images(rng, (2, 8, 8, 1)), rng.uniform(size=(2,)).astype("float32"),
-                                       np.array([0, 2], "int32")), (2, 8, 8, 1))
-    # Labels change the output once the zero-initialized convs are not zero any more.
-    layer.set_weights([rng.normal(size=w.shape).astype("float32") * 0.2 for w in layer.get_weights()])
-    x, t = _images(rng, (2, 8, 8, 1)), np.full((2,), 0.3, "float32")
-    a = ops.convert_to_numpy(layer(x, t, np.array([0, 0], "int32")))
-    b = ops.convert_to_numpy(layer(x, t, np.array([1, 1], "int32")))
-    assert np.abs(a - b).max() > 1e-4
-
-
-def test_unet_rejects_bad_sizes(rng):
-    with pytest.raises(ValueError, match="divisible"):
-        UNet(base_channels=8, channel_mults=(1, 2, 2), groups=4)(_images(rng, (1, 6, 6, 3)), np.zeros(1, "float32"))
-    with pytest.raises(ValueError, match="embedding"):
-        UNet(embedding="learned")
-
-
-def test_mlp(rng):
-    check_layer(MLP, {"hidden": 16, "depth": 2, "embedding_dim": 8},
-                (rng.normal(size=(4, 2)).astype("float32"), rng.uniform(size=(4,)).astype("float32")), (4, 2))
-    check_layer(MLP, {"hidden": 16, "depth": 1, "embedding_dim": 8, "num_classes": 2},
-                (rng.normal(size=(4, 3)).astype("float32"), rng.uniform(size=(4,)).astype("float32"),
-                 np.array([0, 1, 2, 1], "int32")), (4, 3))

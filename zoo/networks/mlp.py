@@ -8,7 +8,7 @@ from zoo.layers.embeddings import SinusoidalEmbedding
 
 @keras.saving.register_keras_serializable(package="zoo")
 class MLP(keras.layers.Layer):
-    """Time-conditioned MLP: `[x, embed(t)] -> hidden x depth -> output like x`.
+    """Time-conditioned MLP: `[x, embed(t)] -> hidden x depth -> output`.
 
     Args:
         hidden: int. Width of the hidden layers.
@@ -17,6 +17,7 @@ class MLP(keras.layers.Layer):
         embedding_scale: float. Scale of the time before the sinusoids.
         num_classes: int or None. Adds a learned class embedding (label
             `num_classes` means "no label").
+        output_dim: int or None. Output width (default: like x).
 
     Call args:
         x: `(batch, d)` tensor.
@@ -24,21 +25,29 @@ class MLP(keras.layers.Layer):
         labels: optional `(batch,)` int labels.
     """
 
+    # The output layer's attribute name is part of every saved weight path
+    # (`.../out/vars/0`); `MLPClassifier`'s checkpoints call it `head`.
+    output_name = "out"
+
     def __init__(self, hidden=256, depth=3, embedding_dim=64, embedding_scale=1000.0,
-                 num_classes=None, **kwargs):
+                 num_classes=None, output_dim=None, **kwargs):
         super().__init__(**kwargs)
         self.hidden = hidden
         self.depth = depth
         self.embedding_dim = embedding_dim
         self.embedding_scale = embedding_scale
         self.num_classes = num_classes
+        self.output_dim = output_dim
 
     def build(self, x_shape):
+        self._build_layers(x_shape, label_classes=self.num_classes)
+
+    def _build_layers(self, x_shape, label_classes):
         self.time_embed = SinusoidalEmbedding(self.embedding_dim, scale=self.embedding_scale)
         self.time_embed.build((None,))
         self.label_embed = None
-        if self.num_classes is not None:
-            self.label_embed = keras.layers.Embedding(self.num_classes + 1, self.embedding_dim)
+        if label_classes is not None:
+            self.label_embed = keras.layers.Embedding(label_classes + 1, self.embedding_dim)
             self.label_embed.build((None,))
         width = x_shape[-1] + self.embedding_dim
         self.hidden_layers = []
@@ -46,8 +55,9 @@ class MLP(keras.layers.Layer):
             self.hidden_layers.append(keras.layers.Dense(self.hidden, activation="silu"))
             self.hidden_layers[-1].build((None, width))
             width = self.hidden
-        self.out = keras.layers.Dense(x_shape[-1])
-        self.out.build((None, width))
+        output = keras.layers.Dense(self.output_dim or x_shape[-1])
+        output.build((None, width))
+        setattr(self, self.output_name, output)
 
     def call(self, x, t, labels=None, training=False):
         emb = self.time_embed(t)
@@ -58,12 +68,12 @@ class MLP(keras.layers.Layer):
         h = ops.concatenate([x, ops.cast(emb, x.dtype)], axis=-1)
         for layer in self.hidden_layers:
             h = layer(h)
-        return self.out(h)
+        return getattr(self, self.output_name)(h)
 
     def compute_output_shape(self, x_shape, *args, **kwargs):
-        return x_shape
+        return (*x_shape[:-1], self.output_dim or x_shape[-1])
 
     def get_config(self):
         return {**super().get_config(), "hidden": self.hidden, "depth": self.depth,
                 "embedding_dim": self.embedding_dim, "embedding_scale": self.embedding_scale,
-                "num_classes": self.num_classes}
+                "num_classes": self.num_classes, "output_dim": self.output_dim}
