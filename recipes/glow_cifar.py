@@ -8,13 +8,15 @@ convnet (width 96) has a zero-initialized last layer; each split has a learned
 conditional prior. 2.05M parameters (8 MiB); the paper's CIFAR-10 model is 3 levels x 32
 steps of width 512 (~44M), trained for days on GPUs, and reaches 3.35 bits/dim.
 
-Data: uint8 images, uniformly dequantized afresh every step inside the model
-(x = 2 (pixels + u) / 256 - 1; Glow's code uses half that, which the first
-ActNorm absorbs; no logit), so the training loss is the test
-metric: bits/dim of the 8-bit images, every preprocessing log-det counted. Random
-horizontal flips, as RealNVP trained CIFAR-10. Adam with a 500-step warm-up and gradient
-clipping at norm 1 (lr 5e-4: 1e-3 diverged on MNIST, see recipes/glow_mnist.py), constant
-afterwards so that a run stopped by `--time-limit` resumes on the same schedule.
+Data: uint8 images, uniformly dequantized afresh every step by
+`ArrayBatches(dequantize=True)` (x = 2 (pixels + u) / 256 - 1, u drawn from (seed,
+step), so a resumed run sees the same noise; the bundled checkpoint's run drew u inside
+the model, from the same distribution. Glow's code uses half that x, which the first
+ActNorm absorbs; no logit), so the training loss is the test metric: bits/dim of the
+8-bit images, every preprocessing log-det counted. Random horizontal flips, as RealNVP
+trained CIFAR-10. Adam with a 500-step warm-up and gradient clipping at norm 1 (lr 5e-4:
+1e-3 diverged on MNIST, see recipes/glow_mnist.py), constant afterwards so that a run
+stopped by `--time-limit` resumes on the same schedule.
 
     KERAS_BACKEND=torch OMP_NUM_THREADS=1 nice -n 10 zoo train recipes/glow_cifar.py \
         --workdir runs/glow-cifar --time-limit 60
@@ -50,7 +52,8 @@ def main(workdir="runs/glow-cifar", epochs=EPOCHS, smoke=False, resume_from=None
     if smoke:
         images, steps = images[:64], 2
     model = zoo.create(SMOKE_CONFIG if smoke else CONFIG, data_shape=(32, 32, 3), seed=SEED)
-    batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED, steps_per_epoch=steps)
+    batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED, dequantize=True,
+                           steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
                  optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
                  verbose=2,

@@ -30,11 +30,14 @@ The bundled glow-mnist is that config's run (PyTorch, one thread beside other jo
 training loss 6.22, 5.00, 3.74 (epoch 3), 2.58 (8), 1.99 (18), 1.73 (47), still falling;
 1.67 test bits/dim on the first 2,000 test images.
 
-Data: uint8 digits, uniformly dequantized afresh every step inside the model
-(x = (pixels + u) / 256, then the logit transform), so the training loss is the test metric: bits/dim of the
-8-bit images, every preprocessing log-det counted. No flips (mirrored digits are not
-digits). Adam with a 500-step warm-up and gradient clipping at norm 1, constant
-afterwards so that a run stopped by `--time-limit` resumes on the same schedule.
+Data: uint8 digits, uniformly dequantized afresh every step by
+`ArrayBatches(dequantize=True)` (x = 2 (pixels + u) / 256 - 1, then the logit transform;
+u drawn from (seed, step), so a resumed run sees the same noise; the bundled
+checkpoint's run drew u inside the model, from the same distribution), so the training
+loss is the test metric: bits/dim of the 8-bit images, every preprocessing log-det
+counted. No flips (mirrored digits are not digits). Adam with a 500-step warm-up and
+gradient clipping at norm 1, constant afterwards so that a run stopped by `--time-limit`
+resumes on the same schedule.
 
     KERAS_BACKEND=torch OMP_NUM_THREADS=1 nice -n 10 zoo train recipes/glow_mnist.py \
         --workdir runs/glow-mnist --time-limit 6
@@ -64,7 +67,8 @@ def main(workdir="runs/glow-mnist", epochs=EPOCHS, smoke=False, resume_from=None
     if smoke:
         images, steps = images[:64], 2
     model = zoo.create(SMOKE_CONFIG if smoke else CONFIG, data_shape=(28, 28, 1), seed=SEED)
-    batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
+    batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, dequantize=True,
+                           steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
                  optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
                  verbose=2,

@@ -13,11 +13,14 @@ First run (PyTorch, 2 shared CPU cores, `--time-limit 6`): 5 epochs = 32,000 ima
 dequantization); samples are blobs and strokes, not yet digits. The paper-scale RealNVP
 reaches ~1.06 bits/dim on MNIST.
 
-Data: uint8 digits, uniformly dequantized afresh every step inside the model
-(x = 2 (pixels + u) / 256 - 1), so the training loss is the test metric: bits/dim of the
-8-bit images, every preprocessing log-det counted. No flips (mirrored digits are not
-digits). Adam with a 200-step warm-up and gradient clipping at norm 1, constant
-afterwards so that a run stopped by `--time-limit` resumes on the same schedule.
+Data: uint8 digits, uniformly dequantized afresh every step by
+`ArrayBatches(dequantize=True)` (x = 2 (pixels + u) / 256 - 1, u drawn from (seed,
+step), so a resumed run sees the same noise; the bundled checkpoint's run drew u inside
+the model, from the same distribution), so the training loss is the test metric:
+bits/dim of the 8-bit images, every preprocessing log-det counted. No flips (mirrored
+digits are not digits). Adam with a 200-step warm-up and gradient clipping at norm 1,
+constant afterwards so that a run stopped by `--time-limit` resumes on the same
+schedule.
 
     KERAS_BACKEND=torch OMP_NUM_THREADS=1 nice -n 10 zoo train recipes/realnvp_mnist.py \
         --workdir runs/realnvp-mnist --time-limit 6
@@ -47,7 +50,8 @@ def main(workdir="runs/realnvp-mnist", epochs=EPOCHS, smoke=False, resume_from=N
     if smoke:
         images, steps = images[:64], 2
     model = zoo.create(SMOKE_CONFIG if smoke else CONFIG, data_shape=(28, 28, 1), seed=SEED)
-    batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
+    batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, dequantize=True,
+                           steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
                  optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
                  verbose=2,

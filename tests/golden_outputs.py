@@ -18,13 +18,15 @@ INPUT_KEYS = ("images", "noise", "t", "sigma", "x", "labels")
 
 
 def kind(model):
-    if not hasattr(model, "sample"):
-        return "noisy classifier" if hasattr(model, "sigma_max") else "classifier"
-    if hasattr(model, "velocity"):
+    """Which outputs to record, from the family's declared interface and contract."""
+    interface = model.interface
+    if interface.kind == "classifier":
+        return "classifier" if interface.can("features") else "noisy classifier"
+    if hasattr(model, "velocity"):  # the two sampler contracts
         return "velocity"
     if hasattr(model, "denoise"):
         return "denoiser"
-    if hasattr(model, "log_prob_tensor"):
+    if interface.likelihood == "exact":
         return "flow"
     raise TypeError(f"No golden outputs defined for {type(model).__name__}.")
 
@@ -42,7 +44,7 @@ def reference_inputs(model):
         return {"noise": noise, "t": np.array([0.0, 0.3, 0.6, 0.95], "float32")}
     if kind(model) == "denoiser":  # from the smallest to the largest noise level
         inputs = {"noise": noise, "sigma": np.geomspace(model.sigma_min, model.sigma_max, 4).astype("float32")}
-        num_classes = getattr(model.network, "num_classes", None)
+        num_classes = model.num_classes
         if num_classes:
             inputs["labels"] = (np.arange(4) * 3 % num_classes).astype("int32")
         return inputs

@@ -73,8 +73,8 @@ def test_resumed_training_equals_uninterrupted_training(tmp_path):
     state = json.loads((tmp_path / "b" / "state" / "training.json").read_text())
     assert state["epoch"] == 4 and state["images_seen"] == 4 * 4 * 100 and len(state["history"]["loss"]) == 4
     # The export holds the EMA weights, without the shadow copy.
-    assert exported.ema_network is None
-    np.testing.assert_allclose(exported.network.get_weights()[0], again.ema_network.get_weights()[0])
+    assert exported.ema is None
+    np.testing.assert_allclose(exported.network.get_weights()[0], again.averaged("network").get_weights()[0])
     assert zoo.load(tmp_path / "b" / "checkpoint").checkpoint_metadata["training"]["epochs"] == 4
 
 

@@ -108,7 +108,7 @@ def test_list_datasets():
 def test_unknown_name_suggests_and_lists(name, suggestion):
     with pytest.raises(ValueError, match="Unknown dataset") as info:
         datasets.load(name)
-    assert f"Did you mean {suggestion!r}?" in str(info.value)
+    assert f"Did you mean {suggestion!r}" in str(info.value)
     assert "swiss_roll" in str(info.value) and "mnist" in str(info.value)
 
 

@@ -132,7 +132,7 @@ def test_ddpm_bits_per_dim_is_the_elbo(rng):
     images = rng.integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
     bpd = model.bits_per_dim(images)
     assert bpd.shape == (2,) and np.all(bpd > 0) and np.all(np.isfinite(bpd))
-    assert "ELBO" in model.bits_per_dim_method
+    assert "ELBO" in model.likelihood_method
 
 
 def test_encode_decode_and_log_prob_run(moons):

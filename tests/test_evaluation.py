@@ -93,7 +93,8 @@ def test_image_eval_end_to_end(capsys, tmp_path):
     # Noise from an untrained flow is farther from the test set than real training images.
     assert found["FD-classifier (euler 1)"]["value"] > 2 * found["FD-classifier floor (train 30)"]["value"]
     shares = found["class coverage (euler 1)"]["details"]
-    assert set(shares) == set(zoo.datasets.class_names("cifar10")) and sum(shares.values()) == pytest.approx(1)
+    # Each share is rounded to 4 decimals: ten of them sum to 1 within 5e-4.
+    assert set(shares) == set(zoo.datasets.class_names("cifar10")) and sum(shares.values()) == pytest.approx(1, abs=5e-4)
 
 
 def test_eval_skips_bits_per_dim_and_straightness_when_asked(tmp_path):

@@ -230,7 +230,7 @@ def test_model_card_front_matter_and_body():
     guided = {**ENTRY, "sampler": {"solver": "heun", "steps": 18, "guidance": 3.0}}
     meta, body = front_matter(hub.render_model_card("cond-cifar", guided))
     assert meta["model-index"][0]["results"][0]["task"]["name"] == "Class-conditional generation"
-    assert "import numpy as np" in body and "% model.network.num_classes" in body
+    assert "import numpy as np" in body and "% model.num_classes" in body
     assert "model.sample(20, steps=18, labels=labels, guidance=3, seed=0)" in body
 
 

@@ -66,11 +66,11 @@ def test_check_model_harness(tmp_path, rng):
 def test_ema_tracks_weights_and_is_not_trained(rng):
     model = zoo.create("rectified_flow_mlp", seed=0, ema_decay=0.5)
     trainable = {id(v) for v in model.trainable_variables}
-    assert not any(id(v) in trainable for v in model.ema_network.weights)
+    assert not any(id(v) in trainable for v in model.ema.weights)
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     model.fit(rng.normal(size=(64, 2)).astype("float32"), batch_size=64, epochs=3, verbose=0)
-    assert float(ops.convert_to_numpy(model.ema_updates)) == 3.0
-    raw, ema = model.network.get_weights()[0], model.ema_network.get_weights()[0]
+    assert float(ops.convert_to_numpy(model.ema.count)) == 3.0
+    raw, ema = model.network.get_weights()[0], model.averaged("network").get_weights()[0]
     assert not np.allclose(raw, ema)  # an average of past weights, not a copy
 
 
@@ -91,7 +91,7 @@ def test_mixed_bfloat16_trains_and_samples(rng):
         data = rng.uniform(-1, 1, size=(8, 8, 8, 3)).astype("float32")
         loss = model.fit(data, batch_size=8, epochs=2, verbose=0).history["loss"]
         assert np.all(np.isfinite(loss))
-        assert model.network.compute_dtype == "bfloat16" and model.ema_network.weights[0].dtype == "float32"
+        assert model.network.compute_dtype == "bfloat16" and model.averaged("network").weights[0].dtype == "float32"
         samples = model.sample(noise=rng.normal(size=(2, 8, 8, 3)).astype("float32"), steps=2, raw=True)
         assert samples.dtype == np.float32 and np.all(np.isfinite(samples))
     finally:

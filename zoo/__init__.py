@@ -8,8 +8,7 @@ checkpoints.
     zoo.create("rectified_flow_small")       # an untrained model from a named config
 """
 
-__version__ = "0.1.0"
-
+from zoo.version import __version__  # noqa: F401
 from zoo import datasets, metrics  # noqa: E402  (pure NumPy, no backend needed)
 from zoo import layers, networks  # noqa: E402  (registers the layer classes)
 from zoo import models  # noqa: E402  (registers the families and their configs)

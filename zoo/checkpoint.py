@@ -11,7 +11,7 @@ from pathlib import Path
 
 import keras
 
-import zoo
+from zoo.version import __version__
 
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE = "config.json", "model.weights.h5", "metadata.json"
@@ -58,7 +58,7 @@ def save_checkpoint(model, directory, *, metadata=None, overwrite=False):
     info = {
         "keras_version": keras.__version__,
         "date_saved": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d@%H:%M:%S"),
-        "zoo_version": zoo.__version__,
+        "zoo_version": __version__,
         "format_version": FORMAT_VERSION,
         "family": type(model).__name__,
         "backend": keras.backend.backend(),
@@ -104,7 +104,7 @@ def read_metadata(directory):
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{directory} was written by zoo {metadata.get('zoo_version', '?')} in checkpoint format "
-            f"{version}; this zoo {zoo.__version__} reads format {FORMAT_VERSION}. Upgrade zoo.")
+            f"{version}; this zoo {__version__} reads format {FORMAT_VERSION}. Upgrade zoo.")
     return metadata
 
 

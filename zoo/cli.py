@@ -13,13 +13,13 @@ traceback, and exits with status 2, like argparse's own usage errors.
 
 import argparse
 import importlib.util
-import inspect
 import json
 import math
 from pathlib import Path
 
 import keras
 import numpy as np
+from PIL import Image
 
 import zoo
 from zoo import evaluation, training
@@ -82,8 +82,6 @@ def render_points(points, size=256, extent=None):
 def write_samples(samples, out, nrow=None):
     """Write samples to `out`: `.npy` as the array, else a picture (any format Pillow
     knows by the extension): an image grid, or a point plot for 2-D data."""
-    from PIL import Image
-
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".npy":
@@ -146,7 +144,7 @@ def recommended_sampler(name):
 
 def cmd_sample(args):
     model = load_model(args.name)
-    if not hasattr(model, "sample"):
+    if not model.interface.can("sample"):
         raise ValueError(f"{args.name} is a {type(model).__name__}, not a generative model: it has nothing to "
                          "sample. `zoo list` shows the generative checkpoints.")
     recommended = recommended_sampler(args.name)
@@ -154,7 +152,7 @@ def cmd_sample(args):
         recommended = {}  # another solver: its own defaults, not the recommended steps
     options = {**recommended, **_options(args, ("steps", "solver", "seed", "batch_size", "rtol", "atol",
                                                  "temperature"))}
-    if "temperature" in options and "temperature" not in inspect.signature(model.sample).parameters:
+    if "temperature" in options and not model.interface.can("temperature"):
         raise ValueError(f"{args.name} is a {type(model).__name__}, whose sampler has no temperature: "
                          "--temperature is for the flows (NICE, RealNVP, Glow). Leave it out.")
     if args.labels is not None:
@@ -177,7 +175,7 @@ def sample_labels(model, text, num):
     """`--labels`: comma-separated classes (ids or names of the checkpoint's dataset), or
     "all" for every class; the `num` samples go to them in equal consecutive blocks, so
     with `--nrow num/len(classes)` each grid row is one class."""
-    num_classes = getattr(getattr(model, "network", None), "num_classes", None)
+    num_classes = model.num_classes
     if num_classes is None:
         raise ValueError("--labels: this model is unconditional (its network has no classes); leave it out.")
     dataset = (getattr(model, "checkpoint_metadata", None) or {}).get("dataset")

@@ -11,7 +11,6 @@ Image files are looked for, in order, in: the `data_dir` argument, `$ZOO_DATA_DI
 `x_train`, `y_train`, `x_test`, `y_test`, like `keras.datasets`.
 """
 
-import difflib
 import functools
 import gzip
 import hashlib
@@ -23,6 +22,8 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+
+from zoo.registry import did_you_mean
 
 IMAGE_DATASETS = ("cifar10", "mnist", "fashion_mnist", "binarized_mnist")
 TOY_DATASETS = ("moons", "eight_gaussians", "checkerboard", "swiss_roll")
@@ -112,9 +113,8 @@ def load(name, split="train", *, num=None, seed=None, data_dir=None, download=No
         DatasetNotFoundError: an image set is neither on disk nor downloadable.
     """
     if name not in IMAGE_DATASETS + TOY_DATASETS:
-        close = difflib.get_close_matches(str(name), list_datasets(), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown dataset {name!r}.{hint} Known datasets: {list_datasets()}")
+        raise ValueError(f"Unknown dataset {name!r}.{did_you_mean(name, list_datasets())} "
+                         f"Known datasets: {list_datasets()}")
     if split not in SPLITS:
         raise ValueError(f"`split` must be 'train' or 'test'. Received: split={split!r}")
     if num is not None and (type(num) is bool or not isinstance(num, (int, np.integer))

@@ -1,8 +1,9 @@
 """`zoo eval`: the measured numbers of a checkpoint, each with how it was measured.
 
-Each metric is a function `(Evaluation) -> [Result, ...]`; a new metric is one such
-function added to the tuple for its kind of model. Samples are drawn once per sampler
-setting and shared by the metrics that need them.
+Each metric is a function `(Evaluation) -> [Result, ...]`, registered by name in
+`METRICS`; a family declares the names it is measured by in its `interface`
+(`zoo.models.Interface`), so a new metric is one function and one name. Samples are
+drawn once per sampler setting and shared by the metrics that need them.
 
 Sample quality on images is measured in the features of the zoo's own classifier
 (`classifier-cifar` for CIFAR-10): "FD-classifier" is the Frechet distance of FID
@@ -13,12 +14,15 @@ computed in those features, so it is NOT comparable with the Inception FIDs of p
 import dataclasses
 import functools
 import math
-import re
 
 import keras
 import numpy as np
 
 from zoo import datasets, metrics
+from zoo.pretrained import load
+from zoo.samplers.settings import SamplerSetting
+
+__all__ = ["METRICS", "Evaluation", "Result", "SamplerSetting", "evaluate", "report"]
 
 DEFAULT_DATASETS = {(32, 32, 3): "cifar10", (28, 28, 1): "mnist", (2,): "moons"}
 FEATURE_NETWORKS = {"cifar10": "classifier-cifar"}
@@ -31,40 +35,6 @@ class Result:
     stderr: float | None = None
     how: str = ""
     details: dict | None = None
-
-
-@dataclasses.dataclass(frozen=True)
-class SamplerSetting:
-    """One way to sample: `solver`, `steps` (None for rk45), an optional classifier-free
-    guidance scale w (class-conditional models; None: w = 1, plain conditional) and an
-    optional sample count overriding the evaluation's `num`. Written `euler:10`, `rk45`,
-    `rk45@200`, `heun:18+w2@1000` (w = 2; `+w0` samples the unconditional denoiser)."""
-
-    solver: str
-    steps: int | None = None
-    num: int | None = None
-    guidance: float | None = None
-
-    @classmethod
-    def parse(cls, text):
-        match = re.fullmatch(r"\s*([a-z0-9_-]+)(?::(\d+))?(?:\+w(\d+(?:\.\d+)?))?(?:@(\d+))?\s*", str(text))
-        if match is None:
-            raise ValueError(f"Bad sampler setting {text!r}: write SOLVER[:STEPS][+wGUIDANCE][@NUM], e.g. "
-                             "'euler:10', 'rk45@200' or 'heun:18+w2@1000'.")
-        solver, steps, guidance, num = match.groups()
-        steps, num = (int(steps) if steps else None), (int(num) if num else None)
-        if (steps is not None and steps < 1) or (num is not None and num < 2):
-            raise ValueError(f"Bad sampler setting {text!r}: steps must be >= 1 and @NUM >= 2.")
-        return cls(solver, steps, num, None if guidance is None else float(guidance))
-
-    @property
-    def label(self):
-        label = self.solver if self.steps is None else f"{self.solver} {self.steps}"
-        return label if self.guidance is None else f"{label} w {self.guidance:g}"
-
-    def __str__(self):
-        return (self.solver + (f":{self.steps}" if self.steps else "")
-                + (f"+w{self.guidance:g}" if self.guidance is not None else "") + (f"@{self.num}" if self.num else ""))
 
 
 def mean_and_stderr(values):
@@ -135,7 +105,7 @@ class Evaluation:
     @functools.cached_property
     def num_classes(self):
         """Classes of a class-conditional model, else None."""
-        return getattr(getattr(self.model, "network", None), "num_classes", None)
+        return self.model.num_classes
 
     def labels(self, setting):
         """The requested classes of a conditional model's samples: every class equally
@@ -186,9 +156,17 @@ class Evaluation:
         network = self._feature_network or FEATURE_NETWORKS.get(self.dataset)
         if network is None or not isinstance(network, str):
             return network
-        from zoo.pretrained import load
-
         return load(network)
+
+    @functools.cached_property
+    def feature_network_name(self):
+        """How the metric descriptions name the feature network: its checkpoint name or
+        directory, else its class."""
+        network = self._feature_network or FEATURE_NETWORKS.get(self.dataset)
+        if isinstance(network, str):
+            return network
+        directory = getattr(network, "checkpoint_dir", None)
+        return directory.name if directory is not None else f"a {type(network).__name__}"
 
     @functools.cache  # noqa: B019
     def classified(self, kind, setting=None):
@@ -217,14 +195,14 @@ def bits_per_dim(ev):
     images = ev.test_data(ev.bpd_images)
     bpd = ev.model.bits_per_dim(images, seed=ev.seed, **ev.tolerances)
     mean, stderr = mean_and_stderr(bpd)
-    method = getattr(ev.model, "bits_per_dim_method", None) or "probability-flow ODE likelihood"
-    if "ODE" in method:
+    method = ev.model.likelihood_method
+    if ev.model.interface.likelihood == "ode":
         method += f"; rtol {ev.rtol:g}, atol {ev.atol:g}"
     return [Result("bits/dim", mean, stderr, f"first {len(images)} {ev.dataset} test images (seed {ev.seed}); {method}")]
 
 
 def straightness(ev):
-    if not hasattr(ev.model, "straightness") or not ev.straightness_steps:
+    if not ev.model.interface.can("straightness") or not ev.straightness_steps:
         return []
     batch = 256
     noise = ev.model.initial_noise(ev.num, None, ev.seed)
@@ -240,9 +218,8 @@ def straightness(ev):
 def log_likelihood(ev):
     points = ev.test_data(ev.test_points)
     mean, stderr = mean_and_stderr(ev.model.log_prob(points, **ev.tolerances))
-    from zoo.models.flows import Flow
-
-    method = "change of variables (exact)" if isinstance(ev.model, Flow) else f"exact divergence, {ev.ode}"
+    method = {"exact": "change of variables (exact)", "ode": f"exact divergence, {ev.ode}"}.get(
+        ev.model.interface.likelihood, ev.model.likelihood_method)
     return [Result("log-likelihood (nats)", mean, stderr, f"{len(points)} {ev.dataset} test points, {method}")]
 
 
@@ -279,16 +256,17 @@ def sample_quality(ev):
             floors[count] = metrics.frechet_distance(train_features, test_features)
             results.append(Result(f"FD-classifier floor (train {count})", floors[count], None,
                                   f"first {count} {ev.dataset} training images vs {reference}, "
-                                  "in classifier-cifar features: the best a model can score with as many samples"))
+                                  f"in {ev.feature_network_name} features: the best a model can score with as many "
+                                  "samples"))
         features, probabilities = ev.classified("samples", setting)
         suffix = _suffix(ev, setting)
-        how = f"{ev.describe(setting)}; in classifier-cifar penultimate features"
+        how = f"{ev.describe(setting)}; in {ev.feature_network_name} penultimate features"
         results.append(Result(f"FD-classifier{suffix}", metrics.frechet_distance(features, test_features),
                               None, f"{how} vs {reference} (not an Inception FID)"))
         score, spread = metrics.classifier_score(probabilities)
         results.append(Result(f"classifier score{suffix}", score, spread,
                               f"{how}: exp E KL(p(y|x) || p(y)) over 10 splits (IS formula, "
-                              "classifier-cifar not Inception); the test set scores "
+                              f"{ev.feature_network_name} not Inception); the test set scores "
                               f"{metrics.classifier_score(test_probabilities)[0]:.2f}"))
         shares = np.bincount(probabilities.argmax(-1), minlength=len(names)) / len(probabilities)
         results.append(Result(f"class coverage{suffix}", metrics.class_coverage(probabilities), None,
@@ -300,8 +278,8 @@ def sample_quality(ev):
             hits = probabilities.argmax(-1) == labels
             results.append(Result(f"class accuracy{suffix}", float(hits.mean()),
                                   float(math.sqrt(hits.mean() * (1 - hits.mean()) / len(hits))),
-                                  f"{how}: share of samples that classifier-cifar assigns to the requested class "
-                                  "(real test images score its top-1 accuracy)",
+                                  f"{how}: share of samples that {ev.feature_network_name} assigns to the requested "
+                                  "class (real test images score its top-1 accuracy)",
                                   details={name: round(float(hits[labels == c].mean()), 4)
                                            for c, name in enumerate(names)}))
     return results
@@ -318,29 +296,20 @@ def _suffix(ev, setting):
     return f" ({setting.label})" if len(ev.samplers) > 1 else ""
 
 
-IMAGE_METRICS = (bits_per_dim, straightness, sample_quality)
-POINT_METRICS = (log_likelihood, nearest_neighbour_distance, straightness)
-CLASSIFIER_METRICS = (classifier_accuracy,)
+METRICS = {metric.__name__: metric for metric in (bits_per_dim, straightness, log_likelihood,
+                                                    nearest_neighbour_distance, sample_quality, classifier_accuracy)}
 
 
 def evaluate(model, **options):
-    """Run the metrics for the model's kind; returns `(Evaluation, [Result])`."""
-    from zoo.models.classifier import ImageClassifier
-    from zoo.models.noisy_classifier import NoisyClassifier
-
-    if isinstance(model, NoisyClassifier):
-        raise ValueError("No `zoo eval` metrics for a noise-aware classifier: its accuracy per noise level and "
-                         "the guidance it gives are measured by scripts/guidance_moons.py.")
+    """Run the metrics the model's family declares for its data (`interface.metrics_for`);
+    returns `(Evaluation, [Result])`."""
+    names = model.interface.metrics_for(model.data_shape)
+    if not names:
+        raise ValueError(model.interface.no_metrics
+                         or f"No `zoo eval` metrics for a {type(model).__name__} on data of shape {model.data_shape} "
+                            "yet.")
     ev = Evaluation(model, **options)
-    if isinstance(model, ImageClassifier):
-        chosen = CLASSIFIER_METRICS
-    elif len(model.data_shape) == 3:
-        chosen = IMAGE_METRICS
-    elif model.data_shape == (2,):
-        chosen = POINT_METRICS
-    else:
-        raise ValueError(f"No metrics for data of shape {model.data_shape} yet.")
-    return ev, [result for metric in chosen for result in metric(ev)]
+    return ev, [result for name in names for result in METRICS[name](ev)]
 
 
 def report(name, ev, results):

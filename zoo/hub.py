@@ -18,6 +18,8 @@ import json
 import pathlib
 import re
 
+import keras
+
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 
 # Dataset names used in checkpoints.json -> (display name, Hugging Face dataset id).
@@ -267,11 +269,15 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
     family, dataset = entry.get("family", ""), entry.get("dataset", "")
     dataset_name, dataset_id = _IMAGE_DATASETS.get(dataset, (dataset, None))
     metrics, training = entry.get("metrics", {}), entry.get("training", {})
+    # The family's declared interface says what the model is and how it is used.
+    model_class = keras.saving.get_registered_object(f"zoo>{family}")
+    interface = getattr(model_class, "interface", None)
+    kind = interface.kind if interface else "generative" if entry.get("sampler") is not None else "classifier"
     meta = {"library_name": "keras", "license": entry.get("license", "apache-2.0"),
-            "tags": ["zoo", family, "generative" if entry.get("sampler") is not None else "classifier",
-                     "keras-3", "jax", "tensorflow", "pytorch"]}
-    generative = entry.get("sampler") is not None
-    conditional = "guidance" in (entry.get("sampler") or {})  # classifier-free guidance: class labels in
+            "tags": ["zoo", family, kind, "keras-3", "jax", "tensorflow", "pytorch"]}
+    generative = kind == "generative"
+    sampler = entry.get("sampler") or {}
+    conditional = "guidance" in sampler  # classifier-free guidance: class labels in
     if dataset_id:
         meta["datasets"] = [dataset_id]
         meta["pipeline_tag"] = "unconditional-image-generation" if generative else "image-classification"
@@ -284,16 +290,13 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
             "dataset": {"type": dataset_id or dataset, "name": dataset_name},
             "metrics": [{"type": k.lower(), "name": k, "value": m["value"], "verified": False}
                         for k, m in metrics.items()]}]}]
-    sampler = entry.get("sampler") or {}
     steps = f"steps={sampler['steps']}, " if "steps" in sampler else ""
     use = (f"images = model.sample(16, {steps}seed=0)" if generative else
            "logits = model.logits(images)  # uint8 (N, H, W, C) in; model.features(images): penultimate")
     if conditional:
-        use = ("labels = np.arange(20) % model.network.num_classes  # each sample's class (none: unconditional)\n"
+        use = ("labels = np.arange(20) % model.num_classes  # each sample's class (none: unconditional)\n"
                f"images = model.sample(20, {steps}labels=labels, guidance={sampler['guidance']:g}, seed=0)")
-    if family == "NoisyClassifier":  # p(y | x, sigma): guides a diffusion model of the same data
-        use = ("logits = model.logits(x, sigma)  # x = data + sigma * noise, in model space\n"
-               "# classifier guidance: diffusion.sample(n, labels=y, guidance=2.0, classifier=model)")
+    use = getattr(model_class, "card_usage", None) or use  # a family with its own way of use says so
     out = ["---", *_yaml_lines(meta), "---", "", f"# {name}", "", entry.get("description", ""), ""]
     if sample_image and generative:
         out += [f"![Samples from {name}]({sample_image})", ""]

@@ -13,6 +13,7 @@ import keras
 from zoo import datasets, hub
 from zoo.checkpoint import REQUIRED_FILES, CheckpointError, load_checkpoint, save_checkpoint
 from zoo.registry import did_you_mean, list_configs
+from zoo.samplers.settings import SamplerSetting
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The registry is the repo root's checkpoints.json; zoo/checkpoints.json links to it so
@@ -129,8 +130,6 @@ def _entry_problems(entry):
 
 
 def _is_setting(value):
-    from zoo.evaluation import SamplerSetting
-
     try:
         SamplerSetting.parse(value)
     except (ValueError, TypeError, AttributeError):
@@ -242,7 +241,7 @@ def push_to_hub(model_or_dir, repo_id, *, entry=None, name=None, token=None, pri
                 raise CheckpointError(f"{directory} is not a checkpoint directory (no config.json).")
         else:
             model = model_or_dir
-            if getattr(model, "ema_network", None) is not None:
+            if getattr(model, "ema", None) is not None:  # publish the average alone
                 model = model.copy(ema_decay=None)
             directory = save_checkpoint(model, Path(tmp) / name)
         metadata = json.loads((directory / "metadata.json").read_text())

@@ -13,6 +13,7 @@ from keras import ops
 
 from zoo import datasets
 from zoo.checkpoint import save_checkpoint, write_atomically
+from zoo.pretrained import load
 
 STATE_DIR, EXPORT_DIR = "state", "checkpoint"
 _DEADLINE = None  # set by `time_limit`: a time.monotonic() value, or None
@@ -58,7 +59,10 @@ class ArrayBatches(keras.utils.PyDataset):
     uint8 images are mapped to [-1, 1] per batch (the float copy of a dataset never sits
     in memory), optionally flipped left-right and randomly translated (pad by reflection,
     crop back; the classifier augmentation of He et al. 2016). With `labels` or `noise` the batches
-    are dicts `{"data", "labels", "noise"}` as the family models take them.
+    are dicts `{"data", "labels", "noise"}` as the family models take them. With `dequantize`
+    they are uniformly dequantized instead (Theis et al. 2016, arXiv:1511.01844):
+    `2 (pixels + u) / 256 - 1`, `u ~ U[0, 1)` drawn from (seed, step) like the flips, each
+    value inside its pixel's bin of [-1, 1), as the likelihood models (flows) train on.
 
     Args:
         data: array `(N, ...)`, uint8 images or model-space floats.
@@ -67,13 +71,16 @@ class ArrayBatches(keras.utils.PyDataset):
         noise: optional `(N, ...)` noise paired with `data` (reflow couplings).
         flip: bool. Random horizontal flips (images only; not with `noise`).
         crop_padding: int. Random translations of up to this many pixels (images only).
-        seed: int. Shuffle and flip seed.
+        seed: int. Shuffle, flip and dequantization seed.
+        dequantize: bool. Uniform dequantization noise on uint8 images (fresh every step).
         steps_per_epoch: int or None. Batches per Keras epoch (checkpoint interval).
     """
 
     def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, crop_padding=0,
-                 seed=0, steps_per_epoch=None, **kwargs):
+                 seed=0, dequantize=False, steps_per_epoch=None, **kwargs):
         super().__init__(**kwargs)
+        if dequantize and data.dtype != np.uint8:
+            raise ValueError(f"`dequantize=True` needs uint8 images; received {data.dtype} data.")
         if (flip or crop_padding) and noise is not None:
             raise ValueError("Augmentation would break the (noise, data) coupling; use flip=False and "
                              "crop_padding=0 with `noise`.")
@@ -84,6 +91,7 @@ class ArrayBatches(keras.utils.PyDataset):
             raise ValueError(f"`batch_size`={batch_size} is larger than the {len(data)} examples.")
         self.data, self.labels, self.noise = data, labels, noise
         self.batch_size, self.flip, self.crop_padding, self.seed = batch_size, flip, crop_padding, seed
+        self.dequantize = dequantize
         self.batches_per_pass = len(data) // batch_size  # drop the ragged batch: one trace
         self.steps_per_epoch = steps_per_epoch or self.batches_per_pass
         self.epoch = 0  # set by `train` at the start of each epoch
@@ -103,7 +111,9 @@ class ArrayBatches(keras.utils.PyDataset):
         order = self._permutation(data_pass)
         idx = np.sort(order[position * self.batch_size:(position + 1) * self.batch_size])
         data = self.data[idx]
-        if data.dtype == np.uint8:
+        if self.dequantize:
+            data = self._dequantized(data, np.random.default_rng([self.seed, step, 3]))
+        elif data.dtype == np.uint8:
             data = datasets.to_model_space(data)
         if self.flip:
             flips = np.random.default_rng([self.seed, step, 1]).random(len(idx)) < 0.5
@@ -118,6 +128,14 @@ class ArrayBatches(keras.utils.PyDataset):
         if self.noise is not None:
             batch["noise"] = self.noise[idx]
         return (batch,)
+
+    @staticmethod
+    def _dequantized(pixels, rng):
+        """uint8 pixels -> 2 (pixels + u) / 256 - 1, u ~ U[0, 1) from `rng`, in each pixel's bin."""
+        x = 2.0 * datasets.dequantize(pixels, seed=rng) - 1.0
+        # float32 rounding of 2 v - 1 can land on the bin's upper edge (exact in float32): stay under it.
+        upper = (pixels.astype(np.float32) + 1) / np.float32(128) - 1
+        return np.minimum(x, np.nextafter(upper, np.float32(-2)))
 
 
 def random_translate(images, padding, rng):
@@ -194,8 +212,7 @@ def _state_path(workdir):
 
 def save_training_state(model, workdir, epoch, info):
     """Write `workdir/state` atomically: weights with optimizer, seed state, progress."""
-    generator = getattr(model, "seed_generator", None)
-    seed_state = None if generator is None else ops.convert_to_numpy(generator.state).tolist()
+    seed_state = ops.convert_to_numpy(model.seed_generator.state).tolist()
 
     def write(tmp):
         model.save_weights(tmp / "model.weights.h5")
@@ -222,39 +239,33 @@ def restore_training_state(model, workdir):
 
 def start_from_checkpoint(model, source):
     """Warm start when there is no training state: copy a published checkpoint's
-    weights (its EMA export) into the network and the EMA, and carry on its epoch count
-    and history. Across machines this continues a run whose state directory was lost;
-    Adam's moments and the EMA's history restart, so it is not bit-exact resumption.
+    weights (its EMA export) into every network and its EMA shadow, with the model's own
+    variables, and carry on its epoch count and history. Across machines this continues
+    a run whose state directory was lost; the optimizer's moments and the EMA's history
+    restart, so it is not bit-exact resumption.
 
     Returns:
         The progress dict, as `restore_training_state` does.
     """
-    from zoo.pretrained import load
-
     published = load(source)
-    if getattr(model, "network", None) is not None:  # families with a network (and maybe an EMA copy)
-        ours, theirs = dict(model.network.get_config()), dict(published.network.get_config())
-        ours.pop("name"), theirs.pop("name")
-        if ours != theirs or published.data_shape != model.data_shape:
-            raise ValueError(f"Cannot resume from {source}: its network or data shape differs from the model's.")
-        ema = getattr(model, "ema_network", None)
-        for network in [model.network] + ([ema] if ema is not None else []):
-            for target, weight in zip(network.weights, published.network.weights):
-                target.assign(ops.copy(weight))
-    else:  # flows, classifiers: the model is the network (ActNorm's initialized state included)
-        def comparable(config):
-            return {**config, "name": None, "seed": None}
-        if comparable(model.get_config()) != comparable(published.get_config()):
-            raise ValueError(f"Cannot resume from {source}: its config differs from the model's.")
-        if not model.built:
-            model.build((None, *model.data_shape))
-        model.set_weights(published.get_weights())
+    problem = None
+    if type(published) is not type(model) or published.data_shape != model.data_shape:
+        problem = (f"it holds a {type(published).__name__} on data of shape {published.data_shape}, the model is "
+                   f"a {type(model).__name__} on {model.data_shape}")
+    else:
+        try:
+            model.load_network_weights(published)
+        except ValueError as err:
+            problem = str(err)
+    if problem:
+        raise ValueError(f"Cannot resume from {source}: its network or data shape differs from the model's "
+                         f"({problem}).")
+    for target, value in zip(model._own_variables(), published._own_variables()):
+        target.assign(ops.copy(value))
     training = published.checkpoint_metadata.get("training", {})
     # A fresh offset for the noise draws, so they do not repeat the first run's.
-    generator = getattr(model, "seed_generator", None)
-    if generator is not None:
-        seed = ops.convert_to_numpy(generator.state)
-        generator.state.assign(np.asarray([seed[0], training.get("images_seen") or 0], seed.dtype))
+    seed = ops.convert_to_numpy(model.seed_generator.state)
+    model.seed_generator.state.assign(np.asarray([seed[0], training.get("images_seen") or 0], seed.dtype))
     return {"epoch": training.get("epochs", 0), "images_seen": training.get("images_seen", 0),
             "wall_seconds": training.get("wall_seconds", 0.0), "history": training.get("history", {}),
             "resumed_from": str(source)}
@@ -316,7 +327,7 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
         # otherwise reorder them with an unseeded generator and break exact resumption.
         model.fit(batches, epochs=epochs, initial_epoch=done, verbose=verbose, shuffle=False,
                   callbacks=callbacks)
-    exported = model.copy(ema_decay=None) if getattr(model, "ema_network", None) is not None else model
+    exported = model.copy(ema_decay=None) if model.ema is not None else model
     training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history", "resumed_from")
                 if info.get(key) is not None}
     # `epochs` done, which is fewer than asked when a time limit stopped the run early.

@@ -1,10 +1,12 @@
-"""Family models: thin `keras.Model` subclasses wiring a network to an objective and samplers."""
+"""Family models: thin `ZooModel` subclasses wiring networks to an objective and samplers
+(`zoo.models.base` says how to write one)."""
 
-from zoo.models.base import GenerativeModel
+from zoo.models.base import ExponentialMovingAverage, Interface, ZooModel
 from zoo.models.classifier import ImageClassifier
 from zoo.models.noisy_classifier import NoisyClassifier
 from zoo.models.rectified_flow import RectifiedFlow
+from zoo.models.diffusion import DDPM, EDM, ScoreSDE  # noqa: I001 (after NoisyClassifier, which it uses)
+from zoo.models.flows import NICE, Flow, Glow, RealNVP
 
-__all__ = ["GenerativeModel", "ImageClassifier", "NoisyClassifier", "RectifiedFlow"]
-from zoo.models.flows import NICE, Flow, Glow, RealNVP  # noqa: E402,F401
-from zoo.models.diffusion import DDPM, EDM, ScoreSDE  # noqa: E402,F401
+__all__ = ["DDPM", "EDM", "ExponentialMovingAverage", "Flow", "Glow", "ImageClassifier", "Interface", "NICE",
+           "NoisyClassifier", "RealNVP", "RectifiedFlow", "ScoreSDE", "ZooModel"]

@@ -1,6 +1,48 @@
-"""What every family model shares: a network, its EMA shadow, the data shape, seeds,
-input checks and cached compiled inference functions."""
+"""The model contract every zoo family stands on.
 
+A family is one thin `ZooModel` subclass: it names its networks, declares what it can
+do (`Interface`), and writes the two things only it knows, the training forward pass
+and its inference methods. Everything else is here, once: the data shape and its input
+checks, the seed generator, the networks' weight EMA, cached compiled inference and the
+batched runner, output conversion, config round trips, copies, and optimizers per
+network.
+
+How to add a family (the whole recipe; `zoo/models/rectified_flow.py` is the worked
+example, `tests/test_base.py` builds a two-network GAN and an encoder from it):
+
+1. Networks go in `zoo/networks/` (a backbone: `network(x, cond) -> tensor`, no loss),
+   their layers in `zoo/layers/`, the loss in `zoo/objectives/`, a sampler over the
+   denoiser or velocity contract in `zoo/samplers/`.
+2. Subclass `ZooModel`, decorated with
+   `@keras.saving.register_keras_serializable(package="zoo")`. Declare
+   `interface = Interface(...)`: its kind, capabilities, likelihood, solvers and the
+   `zoo eval` metrics. `zoo eval`, the CLI and the model card read it; nothing
+   dispatches on the class.
+3. `__init__(self, <networks>, data_shape, <settings>, ema_decay=..., seed=None,
+   **kwargs)`: store each setting as an attribute of the same name (anything `build`
+   reads before `super().__init__`), then call
+   `super().__init__(data_shape, networks={"name": layer, ...}, ema_decay=...,
+   ema_networks=(...), seed=seed, **kwargs)`. The base sets each network as an
+   attribute of its name, builds them (override `example_inputs` if a network is not
+   called as `network(x)`), and shadows `ema_networks` with an
+   `ExponentialMovingAverage`. `get_config` adds the settings to `super().get_config()`;
+   `from_config` is inherited.
+4. `call(inputs, training=False)` does the one training forward pass (all randomness
+   from `self.seed_generator`), calls `self.update_ema(training)`, and returns what
+   `compute_loss(x, y, y_pred, ...)` reduces to a scalar. The stock `fit` then trains on
+   every backend. A model with several networks trains them all with one `fit`: a
+   network's loss term scores the others through `frozen_call` (their weights get no
+   gradient from it), and `compile(optimizer={"generator": ..., "discriminator": ...})`
+   gives each network its own optimizer.
+5. Inference methods take and return NumPy: check inputs with `check_data`,
+   `check_images`, `check_labels`, `initial_noise`; compile the tensor function once
+   with `inference_fn(key, build)` and run it over batches with `run_batched`; convert
+   with `to_output`. Samplers read the EMA weights through `averaged(name)`.
+6. Register named configs at the bottom of the file with `register_config`, using the
+   shared sizes of `zoo.networks.sizes`.
+"""
+
+import dataclasses
 import math
 
 import keras
@@ -9,6 +51,69 @@ from keras import ops
 
 from zoo import datasets
 from zoo.backend import compile_function
+from zoo.registry import did_you_mean
+from zoo.samplers.ode import check_rk45_finished
+
+# What a family can declare it does, and the method or argument each name stands for.
+CAPABILITIES = {
+    "sample": "sample(num, *, seed, noise, ...) draws uint8 images or float points",
+    "log_prob": "log_prob(x) in nats per example of model-space data",
+    "bits_per_dim": "bits_per_dim(images) of uint8 images",
+    "encode": "encode(x): data to latents or noise",
+    "decode": "decode(z): latents to data",
+    "reconstruct": "reconstruct(x): encode, then decode",
+    "features": "features(x): representations for downstream use (FD-classifier, linear probes)",
+    "classify": "logits(x) / classify(x) / accuracy(x, labels) of class labels",
+    "labels": "sample(labels=...): a class-conditional network",
+    "guidance": "sample(labels=, guidance=): classifier-free and classifier guidance",
+    "temperature": "sample(temperature=...)",
+    "straightness": "straightness(): the paths' straightness (Liu et al. 2023, eq. 8)",
+}
+KINDS = ("generative", "classifier", "encoder")
+LIKELIHOODS = ("exact", "ode", "bound")
+
+
+@dataclasses.dataclass(frozen=True)
+class Interface:
+    """What a family can do, declared once on its class and read by `zoo eval`, the CLI
+    and the model card.
+
+    Args:
+        kind: str. `"generative"`, `"classifier"` or `"encoder"`.
+        capabilities: iterable of str. Names from `CAPABILITIES`.
+        likelihood: str or None. How `log_prob` / `bits_per_dim` are computed:
+            `"exact"` (change of variables), `"ode"` (probability-flow ODE) or
+            `"bound"` (a variational bound), None without them.
+        solvers: tuple of str. The `solver` values `sample` takes (first: default).
+        image_metrics, point_metrics: tuple of str. The `zoo.evaluation` metrics
+            `zoo eval` computes on image and on 2-D point models.
+        no_metrics: str. Why `zoo eval` has nothing to measure, when both are empty.
+    """
+
+    kind: str = "generative"
+    capabilities: frozenset = frozenset()
+    likelihood: str | None = None
+    solvers: tuple = ()
+    image_metrics: tuple = ()
+    point_metrics: tuple = ()
+    no_metrics: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "capabilities", frozenset(self.capabilities))
+        unknown = sorted(self.capabilities - set(CAPABILITIES))
+        if unknown:
+            raise ValueError(f"Unknown capabilities {unknown}; known: {sorted(CAPABILITIES)}.")
+        if self.kind not in KINDS:
+            raise ValueError(f"`kind` must be one of {KINDS}. Received: {self.kind!r}")
+        if self.likelihood not in (None, *LIKELIHOODS):
+            raise ValueError(f"`likelihood` must be one of {LIKELIHOODS} or None. Received: {self.likelihood!r}")
+
+    def can(self, capability):
+        return capability in self.capabilities
+
+    def metrics_for(self, data_shape):
+        """The `zoo eval` metric names for a model of `data_shape`."""
+        return self.image_metrics if len(data_shape) == 3 else self.point_metrics if tuple(data_shape) == (2,) else ()
 
 
 def check_uint8_images(images, image_shape, name="images"):
@@ -23,94 +128,228 @@ def check_uint8_images(images, image_shape, name="images"):
     return images
 
 
-class GenerativeModel(keras.Model):
-    """Base for family models: `call(x)` does the one training forward pass and
-    `compute_loss` reduces it, so the stock `fit()` works on every backend.
+def _freeze(layer):
+    # (On TensorFlow, freezing a layer does not reach layers nested in lists, so freeze
+    # each variable too.)
+    layer.trainable = False
+    for weight in layer.weights:
+        weight.trainable = False
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ExponentialMovingAverage(keras.layers.Layer):
+    """Shadow copies of some networks whose weights follow theirs by an exponential
+    moving average, with the usual warm-up decay min(decay, (1 + n) / (10 + n)).
+
+    The model owning the averaged networks builds the shadows like them, then calls
+    `reset(sources)` once and `update(sources)` once per training step (inside `call`,
+    like BatchNorm's statistics, so `fit` needs no custom step). Sampling reads the
+    shadows; a published checkpoint keeps only them (`ZooModel.copy(ema_decay=None)`).
 
     Args:
-        network: keras.layers.Layer. The backbone, `network(x, t, labels) -> tensor`.
-        data_shape: tuple of int. One example's shape in model space, e.g.
-            `(32, 32, 3)` for images or `(2,)` for points.
-        ema_decay: float or None. Keep an exponential moving average of the
-            network's weights, used for sampling, updated once per training step
-            inside `call` (like BatchNorm statistics, so `fit` needs no custom step).
-            None trains and samples the raw weights.
-        seed: int or None. Seed of the model's `SeedGenerator` (training noise).
+        shadows: dict of str to keras.layers.Layer. One unbuilt copy per averaged
+            network, by the network's name (`ExponentialMovingAverage.of` makes them).
+        decay: float in (0, 1).
     """
 
-    def __init__(self, network, data_shape, ema_decay=0.999, seed=None, **kwargs):
-        # The wrapper stays float32 under mixed precision: the network casts itself,
-        # while the loss and the EMA update must not run in bfloat16.
+    def __init__(self, shadows, decay=0.999, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # the average must not run in bfloat16
+        super().__init__(trainable=False, **kwargs)
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"`ema_decay` must be in (0, 1) or None. Received: {decay}")
+        self.shadows = dict(shadows)
+        self.decay = decay
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ema_updates")
+
+    @classmethod
+    def of(cls, layers, decay):
+        """An average of the `{name: layer}` networks, with fresh unbuilt shadows."""
+        return cls({name: layer.__class__.from_config(layer.get_config()) for name, layer in layers.items()}, decay)
+
+    def reset(self, sources):
+        """Start the average at the sources' weights (`{name: layer}`, built)."""
+        for name, shadow in self.shadows.items():
+            _freeze(shadow)
+            # Copy the values: two variables sharing one JAX buffer break `fit`'s donation.
+            for target, weight in zip(shadow.weights, sources[name].weights):
+                target.assign(ops.copy(weight))
+        self.built = True
+
+    def update(self, sources):
+        """One EMA step toward the sources' current weights."""
+        count = self.count + 1.0
+        decay = ops.minimum(self.decay, (1.0 + count) / (10.0 + count))
+        for name, shadow in self.shadows.items():
+            for target, weight in zip(shadow.weights, sources[name].weights):
+                target.assign(decay * target + (1.0 - decay) * ops.stop_gradient(weight))
+        self.count.assign(count)
+
+    def get_config(self):
+        return {**super().get_config(), "decay": self.decay,
+                "shadows": {name: keras.saving.serialize_keras_object(layer) for name, layer in self.shadows.items()}}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["shadows"] = {name: keras.saving.deserialize_keras_object(layer)
+                             for name, layer in config["shadows"].items()}
+        return cls(**config)
+
+
+def _is_serialized_object(value):
+    return isinstance(value, dict) and "class_name" in value and "config" in value
+
+
+class ZooModel(keras.Model):
+    """Base of every family model (see the module docstring for how to write one).
+
+    Args:
+        data_shape: tuple of int. One example's shape in model space, e.g.
+            `(32, 32, 3)` for images or `(2,)` for points.
+        networks: dict of str to keras.layers.Layer. The model's networks by name;
+            each becomes an attribute of that name and is saved with the model.
+        ema_decay: float or None. Keep an `ExponentialMovingAverage` of the
+            `ema_networks` for sampling; None trains and samples the raw weights.
+        ema_networks: tuple of str. The networks the EMA shadows (default: all).
+        seed: int or None. Seed of the model's `SeedGenerator` (training noise, draws
+            made without a `seed`).
+    """
+
+    interface = Interface()
+    likelihood_method = ""  # how `log_prob` / `bits_per_dim` are computed, in words for `zoo eval`
+    card_usage = None  # the model card's "Use" code, where the default for the family's kind does not fit
+
+    def __init__(self, data_shape, *, networks=None, ema_decay=None, ema_networks=None, seed=None, **kwargs):
+        # The model stays float32 under mixed precision: networks cast themselves,
+        # while losses and the EMA must not run in bfloat16.
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        self.network = network
         self.data_shape = tuple(int(d) for d in data_shape)
+        self.network_names = tuple(networks or {})
+        for name, layer in (networks or {}).items():
+            setattr(self, name, layer)
         self.ema_decay = ema_decay
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.ema_network = None
-        if ema_decay is not None:
-            if not 0.0 < ema_decay < 1.0:
-                raise ValueError(f"`ema_decay` must be in (0, 1) or None. Received: {ema_decay}")
-            self.ema_network = network.__class__.from_config(network.get_config())
-            # (On TensorFlow, freezing the layer does not reach layers nested in
-            # lists, so freeze each variable too.)
-            self.ema_network.trainable = False
-            for shadow in self.ema_network.weights:
-                shadow.trainable = False
+        averaged = self.network_names if ema_networks is None else tuple(ema_networks)
+        self.ema = None if ema_decay is None else ExponentialMovingAverage.of(self.networks(averaged), ema_decay)
         self._compiled = {}
         self.build((None, *self.data_shape))
+
+    # Networks and their average -------------------------------------------------------
+
+    def networks(self, names=None):
+        """`{name: layer}` of the model's networks (or of `names`)."""
+        return {name: getattr(self, name) for name in (self.network_names if names is None else names)}
+
+    def example_inputs(self, name):
+        """Positional arguments that build network `name` by one call. The default is
+        one example of data, `network(x)`; families whose networks take more (a time,
+        a latent) override this."""
+        return (ops.zeros((1, *self.data_shape)),)
+
+    def build(self, input_shape=None):
+        for name, network in self.networks().items():
+            network(*self.example_inputs(name))
+            if self.ema is not None and name in self.ema.shadows:
+                self.ema.shadows[name](*self.example_inputs(name))
+        if self.ema is not None:
+            self.ema.reset(self.networks())
+        self.built = True
+
+    def averaged(self, name="network"):
+        """Network `name` as sampling sees it: its EMA shadow when there is one."""
+        if self.ema is not None and name in self.ema.shadows:
+            return self.ema.shadows[name]
+        return getattr(self, name)
+
+    def update_ema(self, training):
+        """One EMA step of the averaged networks, when training (call it in `call`)."""
+        if training and self.ema is not None:
+            self.ema.update(self.networks())
+
+    def frozen_call(self, name, *args, **kwargs):
+        """Call network `name` with its weights held constant: the result carries
+        gradients to the inputs but none to the network, so one network's loss can score
+        another's output (a generator through its critic) in a single `fit` step.
+        (With one optimizer per network, every network must appear in the loss: on
+        TensorFlow and PyTorch an optimizer refuses a step in which none of its
+        variables has a gradient; a term at weight 0 is enough.)"""
+        network = getattr(self, name)
+        frozen = [ops.stop_gradient(v) for v in network.trainable_variables]
+        outputs, _ = network.stateless_call(frozen, network.non_trainable_variables, *args, **kwargs)
+        return outputs
+
+    def compile(self, optimizer="rmsprop", **kwargs):
+        """`keras.Model.compile`; `optimizer` may also be `{network name: optimizer}`,
+        which trains each network with its own optimizer (and its own learning rate,
+        schedule and state) in one `fit` through `keras.optimizers.MultiOptimizer`."""
+        if isinstance(optimizer, dict):
+            optimizer = self.optimizer_per_network(optimizer)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def optimizer_per_network(self, optimizers):
+        """A `MultiOptimizer` that updates each named network's trainable variables with
+        its optimizer (`{name: keras.optimizers.Optimizer}`, every trainable network named)."""
+        optimizers = {name: keras.optimizers.get(opt) for name, opt in optimizers.items()}
+        unknown = [name for name in optimizers if name not in self.network_names]
+        if unknown:
+            raise ValueError(f"No network called {unknown[0]!r}.{did_you_mean(unknown[0], self.network_names)} "
+                             f"This model's networks: {', '.join(self.network_names)}.")
+        trained = [name for name in self.network_names if getattr(self, name).trainable_variables]
+        missing = [name for name in trained if name not in optimizers]
+        if missing:
+            raise ValueError(f"No optimizer for network(s) {', '.join(missing)}: give one per trained network.")
+        names = list(optimizers)
+        paths = {variable.path: optimizers[name] for name in names[1:]
+                 for variable in getattr(self, name).trainable_variables}
+        return keras.optimizers.MultiOptimizer(keras.optimizers.OptimizerMap(optimizers[names[0]], paths))
+
+    def copy(self, **changes):
+        """A new model with this one's config updated by `changes` and its weights.
+
+        Each network of the copy (and its EMA shadow) starts from this model's sampling
+        weights (the EMA when there is one), as reflow and distillation do;
+        `copy(ema_decay=None)` is what gets published, at half the size. The model's own
+        variables (e.g. DDPM's Gamma_n) are copied too."""
+        clone = self.__class__.from_config({**self.get_config(), **changes})
+        clone.load_network_weights(self)
+        for target, value in zip(clone._own_variables(), self._own_variables()):
+            target.assign(ops.copy(value))
+        return clone
+
+    def load_network_weights(self, source):
+        """Set every network (and its EMA shadow) from `source`'s sampling weights;
+        the networks must be configured alike (ValueError naming the first that is not)."""
+        for name, network in self.networks().items():
+            theirs = source.averaged(name)
+            if _comparable(network.get_config()) != _comparable(theirs.get_config()):
+                raise ValueError(f"network {name!r}: its config differs between the two models, and weights "
+                                 "are only copied between networks configured alike")
+            targets = [network] + ([self.ema.shadows[name]] if self.ema and name in self.ema.shadows else [])
+            for target in targets:
+                for variable, weight in zip(target.weights, theirs.weights):
+                    variable.assign(ops.copy(weight))
+
+    def _own_variables(self):
+        """Variables the model holds itself, not through a network, its EMA or its
+        seed generator (e.g. DDPM's Gamma_n)."""
+        return list(self._trainable_variables) + list(self._non_trainable_variables)
+
+    # Data and input checks ------------------------------------------------------------
 
     @property
     def is_image(self):
         return len(self.data_shape) == 3
 
-    def build(self, input_shape):
-        x = ops.zeros((1, *self.data_shape))
-        t = ops.zeros((1,))
-        self.network(x, t)
-        if self.ema_network is not None:
-            self.ema_network(x, t)
-            # Sublayers are created in `build`, so freeze after building. Copy the
-            # values: two variables sharing one JAX buffer break `fit`'s donation.
-            # (On TensorFlow, freezing the layer does not reach layers nested in
-            # lists, so freeze each variable too.)
-            self.ema_network.trainable = False
-            for shadow in self.ema_network.weights:
-                shadow.trainable = False
-            for shadow, weight in zip(self.ema_network.weights, self.network.weights):
-                shadow.assign(ops.copy(weight))
-            self.ema_updates = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                               name="ema_updates")
+    @property
+    def num_dims(self):
+        return math.prod(self.data_shape)
 
     @property
-    def sampling_network(self):
-        """The EMA network when there is one, else the trained network."""
-        return self.ema_network if self.ema_network is not None else self.network
-
-    def update_ema(self):
-        """One EMA step, with the usual warm-up min(decay, (1 + n) / (10 + n))."""
-        count = self.ema_updates + 1.0
-        decay = ops.minimum(self.ema_decay, (1.0 + count) / (10.0 + count))
-        for shadow, weight in zip(self.ema_network.weights, self.network.weights):
-            shadow.assign(decay * shadow + (1.0 - decay) * ops.stop_gradient(weight))
-        self.ema_updates.assign(count)
-
-    def copy(self, **changes):
-        """A new model with this one's config updated by `changes` and its weights.
-
-        The copy's network starts from the sampling (EMA) weights, as reflow and
-        distillation do; `copy(ema_decay=None)` is what gets published, at half the size.
-        """
-        clone = self.__class__.from_config({**self.get_config(), **changes})
-        source = self.sampling_network.weights
-        networks = [clone.network] + ([clone.ema_network] if clone.ema_network is not None else [])
-        for network in networks:
-            for target, weight in zip(network.weights, source):
-                target.assign(ops.copy(weight))
-        return clone
-
-    # Input checks and conversions --------------------------------------------------
+    def num_classes(self):
+        """Classes of a class-conditional model (its network's `num_classes`), else None."""
+        return getattr(getattr(self, "network", None), "num_classes", None)
 
     def check_data(self, data, name="x"):
         """Static checks of a training batch (shape and dtype) with the fix in the message."""
@@ -121,49 +360,75 @@ class GenerativeModel(keras.Model):
             raise ValueError(f"`{name}` must be float data in model space; received dtype {data.dtype}. "
                              "Convert uint8 images with `zoo.datasets.to_model_space(images)`.")
 
+    def check_array(self, x, name="x", shape=None):
+        """User data `(N, *shape)` (default: `data_shape`, in model space) -> float32 NumPy."""
+        shape = self.data_shape if shape is None else tuple(shape)
+        x = np.asarray(ops.convert_to_numpy(x))
+        if x.ndim != len(shape) + 1 or x.shape[1:] != shape:
+            raise ValueError(f"`{name}` must have shape (N, {', '.join(map(str, shape))}); received {x.shape}.")
+        return x.astype("float32")
+
     def check_images(self, images, name="images"):
         """Validate uint8 images `(N, *data_shape)` given by a user; returns NumPy uint8."""
         if not self.is_image:
             raise ValueError(f"This model works on {self.data_shape} points, not images.")
         return check_uint8_images(images, self.data_shape, name)
 
+    def check_labels(self, labels, num):
+        """Validate optional int class labels `(num,)` against the model's classes
+        (`num_classes` itself is the "no label" token of classifier-free guidance)."""
+        if labels is None:
+            return None
+        if self.num_classes is None:
+            raise ValueError("`labels` were given but this model is unconditional (no `num_classes`).")
+        labels = np.asarray(labels)
+        if labels.shape != (num,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"`labels` must be {num} integers; received {labels.dtype} {labels.shape}.")
+        if num and (labels.min() < 0 or labels.max() > self.num_classes):
+            raise ValueError(f"`labels` must be in 0..{self.num_classes - 1} (or {self.num_classes} for "
+                             f"'no label'); received range {labels.min()}..{labels.max()}.")
+        return labels.astype("int32")
+
+    def check_solver(self, solver):
+        """`solver` if the family has it (`interface.solvers`), else a ValueError with suggestions."""
+        if solver not in self.interface.solvers:
+            raise ValueError(f"Unknown `solver` {solver!r}; choose one of {self.interface.solvers}."
+                             f"{did_you_mean(solver, self.interface.solvers)}")
+        return solver
+
+    @property
+    def noise_shape(self):
+        """One starting point's shape (`initial_noise`): the data's, unless the family
+        samples from another space (a GAN's latent, PFGM's augmented data)."""
+        return self.data_shape
+
+    def prior_sample(self, shape, seed):
+        """Draws of the family's prior (the sampler's starting points), `shape` =
+        `(num, *noise_shape)`: standard normal. Families with another prior override this."""
+        return keras.random.normal(shape, seed=seed)
+
     def initial_noise(self, num, noise, seed):
-        """Standard normal starting points: the given `noise` (checked) or `num` fresh
-        draws from `seed` (same seed, same backend -> same noise)."""
+        """Starting points of sampling: the given `noise` (checked) or `num` fresh draws
+        of `prior_sample` from `seed` (same seed, same backend -> same noise)."""
         if noise is None:
             if num is None or isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
                 raise ValueError(f"`num` must be an integer >= 1 when `noise` is not given. Received: {num!r}")
             draw_seed = self.seed_generator if seed is None else seed
-            return ops.convert_to_numpy(keras.random.normal((int(num), *self.data_shape), seed=draw_seed))
-        noise = np.asarray(ops.convert_to_numpy(noise), dtype="float32")
-        if noise.shape[1:] != self.data_shape or noise.ndim != len(self.data_shape) + 1:
-            raise ValueError(f"`noise` must have shape (N, {', '.join(map(str, self.data_shape))}); "
-                             f"received {noise.shape}.")
+            return np.asarray(ops.convert_to_numpy(self.prior_sample((int(num), *self.noise_shape), draw_seed)),
+                              "float32")
+        noise = self.check_array(noise, "noise", self.noise_shape)
         if not np.all(np.isfinite(noise)):
             raise ValueError("`noise` contains NaN or infinite values.")
         if num is not None and num != len(noise):
             raise ValueError(f"`num`={num} disagrees with `noise` holding {len(noise)} examples; pass one.")
         return noise
 
-    def check_labels(self, labels, num):
-        """Validate optional int class labels `(num,)` against the network's classes."""
-        if labels is None:
-            return None
-        num_classes = getattr(self.network, "num_classes", None)
-        if num_classes is None:
-            raise ValueError("`labels` were given but this model is unconditional (no `num_classes`).")
-        labels = np.asarray(labels)
-        if labels.shape != (num,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"`labels` must be {num} integers; received {labels.dtype} {labels.shape}.")
-        if labels.min() < 0 or labels.max() > num_classes:
-            raise ValueError(f"`labels` must be in 0..{num_classes - 1} (or {num_classes} for "
-                             f"'no label'); received range {labels.min()}..{labels.max()}.")
-        return labels.astype("int32")
-
-    def to_output(self, x, raw):
+    def to_output(self, x, raw=False):
         """Model space -> uint8 images (or float32 points / raw arrays)."""
         x = np.asarray(x, dtype="float32")
         return datasets.from_model_space(x) if self.is_image and not raw else x
+
+    # Compiled inference ---------------------------------------------------------------
 
     def inference_fn(self, key, build_fn, *others):
         """Cache one compiled inference function per key (solver, steps, ...). `others`:
@@ -173,16 +438,57 @@ class GenerativeModel(keras.Model):
             self._compiled[key] = compile_function(build_fn(), self, *others)
         return self._compiled[key]
 
-    @property
-    def num_dims(self):
-        return math.prod(self.data_shape)
+    @staticmethod
+    def run_batched(run, inputs, batch_size, *, chunk_args=None, axis=0, verbose=False):
+        """Call `run` (a compiled function) on consecutive batches of `inputs` (arrays
+        of one length, or None, passed as None) and concatenate its outputs.
+
+        Args:
+            run: callable on the batch slices (then `chunk_args(i)`); returns a tensor,
+                or `(tensor, nfe)` from an adaptive solver (checked to have finished).
+            inputs: sequence of arrays or None.
+            batch_size: int.
+            chunk_args: optional callable `i -> tuple` of extra arguments of chunk `i`
+                (e.g. its noise key).
+            axis: int. The examples' axis of the outputs.
+            verbose: bool. A progress bar over the examples.
+
+        Returns:
+            `(outputs, nfe)`: the concatenated NumPy outputs and the largest NFE (None
+            when `run` returns no NFE).
+        """
+        total = next(len(a) for a in inputs if a is not None)
+        progress = keras.utils.Progbar(total, unit_name="example") if verbose else None
+        outputs, nfe = [], None
+        for index, start in enumerate(range(0, total, batch_size)):
+            chunk = [None if a is None else a[start:start + batch_size] for a in inputs]
+            out = run(*chunk, *(chunk_args(index) if chunk_args else ()))
+            if isinstance(out, tuple):
+                out, used = out
+                nfe = max(nfe or 0, check_rk45_finished(ops.convert_to_numpy(used)))
+            outputs.append(np.asarray(ops.convert_to_numpy(out)))
+            if progress:
+                progress.add(outputs[-1].shape[axis])
+        return np.concatenate(outputs, axis=axis), nfe
+
+    # Serialization ----------------------------------------------------------------------
 
     def get_config(self):
-        return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network),
-                "data_shape": list(self.data_shape), "ema_decay": self.ema_decay, "seed": self.seed}
+        return {**super().get_config(), "data_shape": list(self.data_shape), "seed": self.seed,
+                **{name: keras.saving.serialize_keras_object(layer) for name, layer in self.networks().items()}}
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        config = {key: keras.saving.deserialize_keras_object(value) if _is_serialized_object(value) else value
+                  for key, value in config.items()}
         return cls(**config)
+
+
+def _comparable(config):
+    """A network's config without what does not shape its weights (names, frozen or not),
+    at every depth."""
+    if isinstance(config, dict):
+        return {key: _comparable(value) for key, value in config.items() if key not in ("name", "trainable")}
+    if isinstance(config, (list, tuple)):
+        return [_comparable(value) for value in config]
+    return config

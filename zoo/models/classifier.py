@@ -9,12 +9,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.backend import compile_function
-from zoo.models.base import check_uint8_images
+from zoo.models.base import Interface, ZooModel
+from zoo.networks import ResNet
+from zoo.objectives.classification import class_labels, cross_entropy
+from zoo.registry import register_config
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class ImageClassifier(keras.Model):
+class ImageClassifier(ZooModel):
     """A classifier on uint8 images, trained with `fit` on every backend.
 
     `fit` takes `{"data": model-space images, "labels": int}` batches (as
@@ -26,23 +28,17 @@ class ImageClassifier(keras.Model):
             the penultimate features (e.g. `zoo.networks.ResNet`).
         data_shape: tuple of int. `(H, W, C)` of the images.
         label_smoothing: float. Label smoothing of the cross-entropy.
+        seed: int or None. The classifier draws no random numbers of its own; kept for
+            the contract (`zoo.create(..., seed=s)` fixes the initial weights).
     """
 
-    def __init__(self, network, data_shape=(32, 32, 3), label_smoothing=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.network = network
-        self.data_shape = tuple(int(d) for d in data_shape)
+    interface = Interface(kind="classifier", capabilities={"classify", "features"},
+                          image_metrics=("classifier_accuracy",))
+
+    def __init__(self, network, data_shape=(32, 32, 3), label_smoothing=0.0, seed=None, **kwargs):
         self.label_smoothing = label_smoothing
-        self._compiled = {}
-        self.build((None, *self.data_shape))
-
-    @property
-    def num_classes(self):
-        return self.network.num_classes
-
-    def build(self, input_shape):
-        if not self.network.built:  # (deserialized networks arrive built)
-            self.network.build((None, *self.data_shape))
+        kwargs.setdefault("dtype", None)  # as before the contract: the global policy's
+        super().__init__(data_shape, networks={"network": network}, seed=seed, **kwargs)
 
     @staticmethod
     def _images(inputs):
@@ -53,25 +49,16 @@ class ImageClassifier(keras.Model):
         return self.network(self._images(inputs), training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        labels = x["labels"] if isinstance(x, dict) else y
-        if labels is None:
-            raise ValueError("Training the classifier needs labels: batches `{'data', 'labels'}` or `(x, y)`.")
-        one_hot = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
-        losses = keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=True,
-                                                       label_smoothing=self.label_smoothing)
-        return ops.mean(losses)
+        return cross_entropy(y_pred, class_labels(x, y), self.num_classes, self.label_smoothing)
 
     # Inference on uint8 images ------------------------------------------------------
 
     def _run(self, kind, images, batch_size):
-        images = check_uint8_images(images, self.data_shape)
-        if kind not in self._compiled:
-            head = self.network.features if kind == "features" else self.network
-            self._compiled[kind] = compile_function(
-                lambda x: ops.cast(head(pixels_to_model_space(x), training=False), "float32"), self)
-        run = self._compiled[kind]
-        return np.concatenate([ops.convert_to_numpy(run(images[i:i + batch_size]))
-                               for i in range(0, len(images), batch_size)])
+        images = self.check_images(images)
+        head = self.network.features if kind == "features" else self.network
+        run = self.inference_fn(kind, lambda: lambda x: ops.cast(head(pixels_to_model_space(x), training=False),
+                                                                  "float32"))
+        return self.run_batched(run, (images,), batch_size)[0]
 
     def logits(self, images, batch_size=500):
         """`(N, num_classes)` float32 logits of uint8 images `(N, H, W, C)`."""
@@ -93,14 +80,7 @@ class ImageClassifier(keras.Model):
         return float(np.mean(self.classify(images, batch_size) == labels))
 
     def get_config(self):
-        return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network),
-                "data_shape": list(self.data_shape), "label_smoothing": self.label_smoothing}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["network"] = keras.saving.deserialize_keras_object(config["network"])
-        return cls(**config)
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
 def pixels_to_model_space(x):
@@ -108,23 +88,13 @@ def pixels_to_model_space(x):
     return ops.cast(x, "float32") / 127.5 - 1.0
 
 
-def _classifier(network, seed=None, **kwargs):
-    """`seed` only fixes the initial weights (`zoo.create` seeds the initializers): the
-    classifier draws no random numbers of its own."""
-    from zoo.networks import ResNet
-
+def _classifier(network, **kwargs):
     return ImageClassifier(ResNet(**network), **kwargs)
 
 
-def _register():
-    from zoo.registry import register_config
-
-    register_config("classifier_tiny", _classifier, "Tiny ResNet classifier (tests).",
-                    network=dict(num_classes=10, widths=(8, 16), blocks_per_stage=1, norm_momentum=0.9),
-                    data_shape=(16, 16, 3))
-    register_config("classifier_cifar", _classifier,
-                    "Pre-activation ResNet for CIFAR-10 sized for CPU training (widths 32-64-128).",
-                    network=dict(num_classes=10, widths=(32, 64, 128), blocks_per_stage=1))
-
-
-_register()
+register_config("classifier_tiny", _classifier, "Tiny ResNet classifier (tests).",
+                network=dict(num_classes=10, widths=(8, 16), blocks_per_stage=1, norm_momentum=0.9),
+                data_shape=(16, 16, 3))
+register_config("classifier_cifar", _classifier,
+                "Pre-activation ResNet for CIFAR-10 sized for CPU training (widths 32-64-128).",
+                network=dict(num_classes=10, widths=(32, 64, 128), blocks_per_stage=1))

@@ -9,23 +9,44 @@ distribution, sampling grid, network conditioning) and in the likelihood they re
 every sampler in `zoo.samplers.diffusion` serves all of them.
 """
 
-import difflib
+import dataclasses
 
 import keras
 import numpy as np
 from keras import ops
 
-from zoo import datasets, metrics, schedules
+from zoo import datasets, schedules
 from zoo.backend import keyed_normal
-from zoo.likelihood import ode_log_likelihood, rademacher_like, standard_normal_log_prob
-from zoo.models.base import GenerativeModel
+from zoo.likelihood import ProbabilityFlowLikelihood, standard_normal_log_prob
+from zoo.models.base import Interface, ZooModel
+from zoo.models.noisy_classifier import NoisyClassifier
+from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.denoising import (check_parameterization, denoising_loss, drop_labels,
                                       lognormal_sigmas, network_target, preconditioning,
                                       variational_bound)
+from zoo.registry import register_config
 from zoo.samplers import diffusion as samplers
-from zoo.samplers.ode import check_rk45_finished, sample_rk45
+from zoo.samplers.ode import sample_rk45
 
-SOLVERS = ("ddpm", "ddim", "heun", "euler", "euler-maruyama", "pc", "rk45")
+# The solvers as data: solver -> (run, NFE for `steps`). `run(model, denoise, x, steps,
+# options, key)` returns x; `options` holds the validated `sample` arguments.
+SOLVERS = {
+    "ddpm": (lambda m, d, x, n, o, key: samplers.sample_ddpm(d, x, m.sigma_grid(n), o["variance"], key),
+             lambda n: n),
+    "ddim": (lambda m, d, x, n, o, key: samplers.sample_ddim(d, x, m.sigma_grid(n), o["eta"], key), lambda n: n),
+    "heun": (lambda m, d, x, n, o, key: samplers.sample_edm(d, x, m.sigma_grid(n), churn=o["churn"], key=key),
+             lambda n: 2 * n - 1),
+    "euler": (lambda m, d, x, n, o, key: samplers.sample_ddim(d, x, m.sigma_grid(n), 0.0, key), lambda n: n),
+    "euler-maruyama": (lambda m, d, x, n, o, key: samplers.sample_euler_maruyama(d, x, m.sigma_grid(n), key),
+                       lambda n: n),
+    "pc": (lambda m, d, x, n, o, key: samplers.sample_pc(d, x, m.sigma_grid(n), key, snr=o["snr"]),
+           lambda n: 2 * n - 1),
+    # Analytic-DPM (DDPM only): the (down, up) steps come from Gamma_n, outside the compiled function.
+    "analytic-ddim": (lambda m, d, x, n, o, key: samplers.sample_ancestral(d, x, m.sigma_grid(n), *o["analytic"],
+                                                                           key=key), lambda n: n),
+    "analytic-ddpm": (lambda m, d, x, n, o, key: samplers.sample_ancestral(d, x, m.sigma_grid(n), *o["analytic"],
+                                                                           key=key), lambda n: n),
+}
 # Analytic-DPM on images: the last noisy step adds at most 2 levels of mean absolute
 # noise (Bao et al. 2022's CIFAR-10 setting; `samplers.analytic_steps`).
 ANALYTIC_LAST_NOISE_LEVELS = 2
@@ -35,7 +56,7 @@ def _bcast(values, x):
     return ops.reshape(values, (-1,) + (1,) * (len(x.shape) - 1))
 
 
-class Diffusion(GenerativeModel):
+class Diffusion(ProbabilityFlowLikelihood, ZooModel):
     """What DDPM, ScoreSDE and EDM share: preconditioning, training through
     `compute_loss`, classifier-free and classifier guidance (with a
     `zoo.models.NoisyClassifier`), sampling, encoding and ODE likelihoods.
@@ -52,7 +73,12 @@ class Diffusion(GenerativeModel):
         seed: int or None. Seed for training noise.
     """
 
-    solvers = SOLVERS
+    interface = Interface(
+        kind="generative",
+        capabilities={"sample", "log_prob", "bits_per_dim", "encode", "decode", "labels", "guidance"},
+        likelihood="ode", solvers=("ddpm", "ddim", "heun", "euler", "euler-maruyama", "pc", "rk45"),
+        image_metrics=("bits_per_dim", "sample_quality"),
+        point_metrics=("log_likelihood", "nearest_neighbour_distance"))
     default_solver, default_steps = "heun", 18
 
     def __init__(self, network, data_shape, parameterization="eps", sigma_data=1.0, label_dropout=0.0,
@@ -60,8 +86,11 @@ class Diffusion(GenerativeModel):
         check_parameterization(parameterization)
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"`label_dropout` must be in [0, 1). Received: {label_dropout}")
-        super().__init__(network, data_shape, ema_decay=ema_decay, seed=seed, **kwargs)
         self.parameterization, self.sigma_data, self.label_dropout = parameterization, sigma_data, label_dropout
+        super().__init__(data_shape, networks={"network": network}, ema_decay=ema_decay, seed=seed, **kwargs)
+
+    def example_inputs(self, name):
+        return ops.zeros((1, *self.data_shape)), ops.zeros((1,))
 
     # Family hooks ------------------------------------------------------------------------
 
@@ -85,8 +114,7 @@ class Diffusion(GenerativeModel):
     def call(self, inputs, training=False):
         data, labels = (inputs["data"], inputs.get("labels")) if isinstance(inputs, dict) else (inputs, None)
         self.check_data(data)
-        if training and self.ema_network is not None:
-            self.update_ema()
+        self.update_ema(training)
         sigma, condition = self.training_noise(ops.shape(data)[0])
         sigma = _bcast(sigma, data)
         x = data + sigma * keras.random.normal(ops.shape(data), seed=self.seed_generator)
@@ -117,7 +145,7 @@ class Diffusion(GenerativeModel):
         condition = self.noise_condition(sigma)
 
         def estimate(labels):
-            output = self.sampling_network(c_in * x, condition, labels)
+            output = self.averaged("network")(c_in * x, condition, labels)
             return c_skip * x + c_out * ops.cast(output, "float32")
 
         if labels is None or guidance == 1.0:
@@ -129,13 +157,6 @@ class Diffusion(GenerativeModel):
 
     # Sampling ---------------------------------------------------------------------------
 
-    def _check_solver(self, solver):
-        if solver not in self.solvers:
-            close = difflib.get_close_matches(str(solver), self.solvers, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"Unknown `solver` {solver!r}; choose one of {self.solvers}.{hint}")
-        return solver
-
     def _key(self, seed):
         draw = keras.random.randint((2,), 0, 2**30, seed=self.seed_generator if seed is None else seed)
         return np.asarray(ops.convert_to_numpy(draw), "int32")
@@ -145,22 +166,25 @@ class Diffusion(GenerativeModel):
         if solver == "rk45":
             return samplers.sample_pf_rk45(denoise, x, self.sigma_max, self.sigma_min,
                                            options["rtol"], options["atol"])
-        sigmas = self.sigma_grid(steps)
-        if solver in ("ddim", "euler"):
-            x = samplers.sample_ddim(denoise, x, sigmas, options["eta"] if solver == "ddim" else 0.0, key)
-        elif solver == "ddpm":
-            x = samplers.sample_ddpm(denoise, x, sigmas, options["variance"], key)
-        elif solver.startswith("analytic-"):
-            x = samplers.sample_ancestral(denoise, x, sigmas, *options["analytic"], key=key)
-        elif solver == "heun":
-            x = samplers.sample_edm(denoise, x, sigmas, churn=options["churn"], key=key)
-            return x, 2 * steps - 1
-        elif solver == "euler-maruyama":
-            x = samplers.sample_euler_maruyama(denoise, x, sigmas, key)
-        elif solver == "pc":
-            x = samplers.sample_pc(denoise, x, sigmas, key, snr=options["snr"])
-            return x, 2 * steps - 1
-        return x, steps
+        run, nfe = SOLVERS[solver]
+        return run(self, denoise, x, steps, options, key), nfe(steps)
+
+    def _solver_options(self, solver, *, eta, churn, variance, snr, rtol, atol, clip_denoised):
+        """`sample`'s solver settings, checked against the solver they belong to."""
+        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
+            raise ValueError(f"`eta` must be a number in [0, 1]. Received: eta={eta!r}")
+        if eta and solver != "ddim":
+            raise ValueError(f"`eta` only applies to solver='ddim'; received eta={eta} with solver={solver!r}.")
+        if churn < 0 or (churn and solver != "heun"):
+            raise ValueError(f"`churn` must be >= 0 and only applies to solver='heun'. Received: {churn}")
+        if variance not in ("beta_tilde", "beta"):
+            raise ValueError(f"`variance` must be 'beta_tilde' or 'beta'. Received: {variance!r}")
+        if clip_denoised is None:
+            clip_denoised = self.clip_denoised_default and self.is_image
+        if clip_denoised and not self.is_image:
+            raise ValueError("`clip_denoised` clips to the image range [-1, 1]; this model's data are not images.")
+        return {"eta": float(eta), "churn": float(churn), "variance": variance, "snr": snr, "rtol": rtol, "atol": atol,
+                "clip": bool(clip_denoised)}
 
     def sample(self, num=None, *, steps=None, solver=None, seed=None, noise=None, labels=None, guidance=1.0,
                classifier=None, eta=0.0, churn=0.0, variance="beta_tilde", snr=0.16, clip_denoised=None,
@@ -197,17 +221,11 @@ class Diffusion(GenerativeModel):
         Returns:
             uint8 images (float32 points), and the NFE if `return_nfe`.
         """
-        solver = self._check_solver(self.default_solver if solver is None else solver)
+        solver = self.check_solver(self.default_solver if solver is None else solver)
         if solver != "rk45":
             steps = schedules.check_steps(self.default_steps if steps is None else steps)
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
-            raise ValueError(f"`eta` must be a number in [0, 1]. Received: eta={eta!r}")
-        if eta and solver != "ddim":
-            raise ValueError(f"`eta` only applies to solver='ddim'; received eta={eta} with solver={solver!r}.")
-        if churn < 0 or (churn and solver != "heun"):
-            raise ValueError(f"`churn` must be >= 0 and only applies to solver='heun'. Received: {churn}")
-        if variance not in ("beta_tilde", "beta"):
-            raise ValueError(f"`variance` must be 'beta_tilde' or 'beta'. Received: {variance!r}")
+        options = self._solver_options(solver, eta=eta, churn=churn, variance=variance, snr=snr, rtol=rtol,
+                                       atol=atol, clip_denoised=clip_denoised)
         noise = self.initial_noise(num, noise, seed)
         if classifier is not None:
             labels = self.check_classifier(classifier, labels, len(noise))
@@ -215,12 +233,6 @@ class Diffusion(GenerativeModel):
             labels = self.check_labels(labels, len(noise))
         if guidance != 1.0 and labels is None:
             raise ValueError(f"`guidance`={guidance} needs `labels` (classifier-free guidance is conditional).")
-        if clip_denoised is None:
-            clip_denoised = self.clip_denoised_default and self.is_image
-        if clip_denoised and not self.is_image:
-            raise ValueError("`clip_denoised` clips to the image range [-1, 1]; this model's data are not images.")
-        options = {"eta": float(eta), "churn": float(churn), "variance": variance, "snr": snr,
-                   "rtol": rtol, "atol": atol, "clip": bool(clip_denoised)}
         # The classifier by identity: the compiled function holds it, so the id is not
         # reused while the entry lives; its weights are read at each call.
         cache = ("sample", solver, steps, guidance, *sorted(options.items()), self._gammas_version(solver),
@@ -243,17 +255,9 @@ class Diffusion(GenerativeModel):
 
         run = self.inference_fn(cache, build, *([] if classifier is None else [classifier]))
         key = self._key(seed)
-        x, nfe = noise * np.float32(self.prior_std), 0
-        progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
-        outputs = []
-        for chunk, start in enumerate(range(0, len(x), batch_size)):
-            chunk_labels = None if labels is None else labels[start:start + batch_size]
-            out, used = run(x[start:start + batch_size], chunk_labels, key + np.array([chunk, 0], "int32"))
-            outputs.append(ops.convert_to_numpy(out))
-            nfe = max(nfe, check_rk45_finished(ops.convert_to_numpy(used)))
-            if progress:
-                progress.add(len(outputs[-1]))
-        out = self.to_output(np.concatenate(outputs), raw)
+        x, nfe = self.run_batched(run, (noise * np.float32(self.prior_std), labels), batch_size,
+                                  chunk_args=lambda i: (key + np.array([i, 0], "int32"),), verbose=verbose)
+        out = self.to_output(x, raw)
         return (out, nfe) if return_nfe else out
 
     def _gammas_version(self, solver):
@@ -261,8 +265,6 @@ class Diffusion(GenerativeModel):
 
     def check_classifier(self, classifier, labels, num):
         """Validate a guiding classifier and its `labels`; returns the labels as int32."""
-        from zoo.models.noisy_classifier import NoisyClassifier
-
         if not isinstance(classifier, NoisyClassifier):
             raise ValueError(f"`classifier` must be a noise-aware `zoo.models.NoisyClassifier` (trained on noisy "
                              f"data at every sigma); received {type(classifier).__name__}.")
@@ -300,64 +302,37 @@ class Diffusion(GenerativeModel):
             return run
 
         run = self.inference_fn(("encode", solver, steps, guidance, rtol, atol), build)
-        out = [ops.convert_to_numpy(run(x[i:i + batch_size], None if labels is None else labels[i:i + batch_size]))
-               for i in range(0, len(x), batch_size)]
-        return np.concatenate(out) / np.float32(self.prior_std)
+        return self.run_batched(run, (x, labels), batch_size)[0] / np.float32(self.prior_std)
+
+    def decode(self, noise, *, steps=None, solver="ddim", labels=None, guidance=1.0, batch_size=256,
+               rtol=1e-5, atol=1e-5):
+        """Standard normal `noise` -> model-space data along the probability-flow ODE,
+        the inverse of `encode` with the same solver and steps."""
+        if solver not in ("ddim", "rk45"):
+            raise ValueError(f"`solver` for decode must be 'ddim' or 'rk45'. Received: {solver!r}")
+        return self.sample(noise=noise, steps=steps, solver=solver, labels=labels, guidance=guidance,
+                           batch_size=batch_size, rtol=rtol, atol=atol, raw=True)
 
     # Likelihood -------------------------------------------------------------------------
 
-    def log_prob(self, x, *, exact=None, seed=0, labels=None, batch_size=64, rtol=1e-5, atol=1e-5):
-        """log-density (nats per example) of model-space `x`, taken as the data at
-        sigma_min, through the probability-flow ODE in log sigma (RK45) to a
-        N(0, prior_std^2) prior (Song et al. 2021, sec. 4.3). `exact=None`: exact
-        divergence up to 32 dimensions, Hutchinson (Rademacher probes from `seed`) above."""
-        x = np.asarray(ops.convert_to_numpy(x), "float32")
-        if x.shape[1:] != self.data_shape:
-            raise ValueError(f"`x` must have shape (N, {', '.join(map(str, self.data_shape))}); received {x.shape}.")
-        exact = self.num_dims <= 32 if exact is None else exact
-        labels = self.check_labels(labels, len(x))
-        probes = None if exact else ops.convert_to_numpy(rademacher_like(x, seed))
+    def probability_flow(self, labels):
+        """The probability-flow ODE in log sigma from sigma_min (the data) to sigma_max,
+        with a N(0, prior_std^2) prior (Song et al. 2021, sec. 4.3)."""
         log_std = float(np.log(self.prior_std))
 
-        def prior(z):
+        def prior_log_prob(z):
             return standard_normal_log_prob(z / self.prior_std) - self.num_dims * log_std
 
-        def build():
-            def run(x, probes, labels):
-                velocity = samplers.denoiser_velocity(lambda x, sigma: self.denoise(x, sigma, labels))
-                return ode_log_likelihood(velocity, x, t_data=float(np.log(self.sigma_min)),
-                                          t_noise=float(np.log(self.sigma_max)), probes=probes,
-                                          prior_log_prob=prior, rtol=rtol, atol=atol)
-            return run
-
-        run = self.inference_fn(("log_prob", exact, rtol, atol), build)
-        out = []
-        for start in range(0, len(x), batch_size):
-            end = start + batch_size
-            log_p, nfe = run(x[start:end], None if probes is None else probes[start:end],
-                             None if labels is None else labels[start:end])
-            check_rk45_finished(ops.convert_to_numpy(nfe))
-            out.append(ops.convert_to_numpy(log_p))
-        return np.concatenate(out)
-
-    def ode_bits_per_dim(self, images, *, seed=0, exact=False, labels=None, batch_size=64, rtol=1e-5, atol=1e-5):
-        """Bits/dim of uint8 images through the probability-flow ODE: uniform
-        dequantization with `seed`, mapped to [-1, 1], the rescaling's log-det counted."""
-        images = self.check_images(images)
-        x = 2.0 * datasets.dequantize(images, seed=seed) - 1.0
-        log_p = self.log_prob(x, exact=exact, seed=seed, labels=labels, batch_size=batch_size, rtol=rtol, atol=atol)
-        return metrics.bits_per_dim(log_p, self.num_dims, metrics.uint8_to_model_space_log_det(self.num_dims))
-
-    bits_per_dim_method = ("probability-flow ODE likelihood (RK45, Hutchinson trace estimator) of uniformly "
-                           "dequantized images")
+        velocity = samplers.denoiser_velocity(lambda x, sigma: self.denoise(x, sigma, labels))
+        return velocity, float(np.log(self.sigma_min)), float(np.log(self.sigma_max)), prior_log_prob
 
     def bits_per_dim(self, images, **kwargs):
-        """`(N,)` bits/dim of uint8 images; `bits_per_dim_method` says which estimate."""
+        """`(N,)` bits/dim of uint8 images; `likelihood_method` says which estimate."""
         return self.ode_bits_per_dim(images, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), "parameterization": self.parameterization,
-                "sigma_data": self.sigma_data, "label_dropout": self.label_dropout}
+                "sigma_data": self.sigma_data, "label_dropout": self.label_dropout, "ema_decay": self.ema_decay}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -379,19 +354,20 @@ class DDPM(Diffusion):
         Bao et al. 2022 (Analytic-DPM), arXiv:2201.06503.
     """
 
-    solvers = SOLVERS + ("analytic-ddim", "analytic-ddpm")
+    interface = dataclasses.replace(
+        Diffusion.interface, likelihood="bound",
+        solvers=(*Diffusion.interface.solvers, "analytic-ddim", "analytic-ddpm"))
     default_solver = "ddpm"
     clip_denoised_default = True  # Ho et al.'s `clip_denoised`, DDIM's x0 clipping
-    bits_per_dim_method = "negative ELBO (Ho et al. 2020 eq. 5) with the discrete decoder, all N terms"
+    likelihood_method = "negative ELBO (Ho et al. 2020 eq. 5) with the discrete decoder, all N terms"
 
     def __init__(self, network, data_shape, num_steps=1000, beta_schedule="linear", parameterization="eps",
                  **kwargs):
-        self_betas = schedules.ddpm_betas(beta_schedule, num_steps)
-        # `build` (run by the base __init__) needs the chain length for the `gammas` weight.
-        object.__setattr__(self, "num_steps", int(num_steps))
-        super().__init__(network, data_shape, parameterization=parameterization, **kwargs)
+        betas = schedules.ddpm_betas(beta_schedule, num_steps)
+        self.num_steps = int(num_steps)  # `build` needs the chain length for the `gammas` weight
         self.beta_schedule = beta_schedule
-        self.alpha_bars = schedules.alpha_bars(self_betas)
+        super().__init__(network, data_shape, parameterization=parameterization, **kwargs)
+        self.alpha_bars = schedules.alpha_bars(betas)
         sigmas = schedules.alpha_bar_to_sigma(self.alpha_bars).astype("float32")
         self.sigmas, self.log_sigmas = sigmas, np.log(sigmas)
         self.sigma_min, self.sigma_max = float(sigmas[0]), float(sigmas[-1])
@@ -505,10 +481,9 @@ class DDPM(Diffusion):
 
         versions = tuple(self._gammas_version(name) for name in names)
         run = self.inference_fn(("nll", names, decoder, versions), build)
-        nats = np.concatenate([ops.convert_to_numpy(run(x[i:i + batch_size],
-                                                        None if labels is None else labels[i:i + batch_size],
-                                                        key + np.array([i, 0], "int32")))
-                               for i in range(0, len(x), batch_size)], axis=1)
+        # Chunk i's noise key is key + (i * batch_size, 0), as before the runner existed.
+        nats, _ = self.run_batched(run, (x, labels), batch_size, axis=1,
+                                   chunk_args=lambda i: (key + np.array([i * batch_size, 0], "int32"),))
         return nats[0] if isinstance(variance, str) else dict(zip(names, nats))
 
     def bits_per_dim(self, images, *, seed=0, variance="beta_tilde", labels=None, batch_size=64, **ignored):
@@ -613,62 +588,43 @@ class EDM(Diffusion):
 
 def _build(family):
     def build(network, data_shape=(32, 32, 3), **kwargs):
-        from zoo.networks import MLP, UNet
-
-        kind, network_kwargs = network
-        net = {"unet": UNet, "mlp": MLP}[kind](**network_kwargs)
-        return family(net, data_shape, **kwargs)
+        return family(backbone(network), data_shape, **kwargs)
     return build
 
 
 def _register():
-    from zoo.registry import register_config
-
-    tiny = ("unet", dict(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, attention_resolutions=(8,),
-                         groups=8))
-    # The CPU-sized U-Net of rectified_flow_small (1.6M parameters).
-    small = dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=2, attention_resolutions=(8,),
-                 dropout=0.1, groups=8)
-    mlp = ("mlp", dict(hidden=128, depth=3, embedding_dim=32))
-    # The U-Net of rectified_flow_mnist: 16 channels, mults 1-2-4, 1 block, attention at 7x7.
-    mnist = ("unet", dict(base_channels=16, channel_mults=(1, 2, 4), num_res_blocks=1,
-                          attention_resolutions=(7,), groups=8))
+    tiny, small, mlp = ("unet", UNET["tiny"]), ("unet", UNET["small"]), ("mlp", MLP_SIZES["toy"])
+    cpu_thread = UNET["cpu_thread"]
     register_config("ddpm_tiny", _build(DDPM), "Tiny U-Net DDPM (tests, smoke runs); 16x16x3, 1000 steps.",
                     network=tiny, data_shape=(16, 16, 3))
     register_config("ddpm_small", _build(DDPM), "DDPM with the CPU-sized U-Net of rectified_flow_small (1.6M).",
-                    network=("unet", small))
-    # ddpm-cifar on one CPU thread (~16 images/s training): the small U-Net at 24 channels and
-    # without dropout (a few passes over the data cannot overfit); 0.9M parameters.
+                    network=small)
     register_config("ddpm_cifar", _build(DDPM),
                     "DDPM for CIFAR-10 trained on one CPU thread: 24 channels, mults 1-2-2, 2 blocks, no dropout.",
-                    network=("unet", {**small, "base_channels": 24, "dropout": 0.0}))
+                    network=("unet", cpu_thread))
     register_config("ddpm_mnist", _build(DDPM),
                     "DDPM with the U-Net of rectified_flow_mnist, for 28x28x1 digits on 2 CPU cores (0.69M).",
-                    network=mnist, data_shape=(28, 28, 1))
+                    network=("unet", UNET["mnist"]), data_shape=(28, 28, 1))
     register_config("ddpm_mlp", _build(DDPM), "DDPM (1000 linear-beta steps) with an MLP for 2-D toy data.",
                     network=mlp, data_shape=(2,))
     register_config("score_sde_tiny", _build(ScoreSDE), "Tiny U-Net VP-SDE score model (tests); 16x16x3.",
                     network=tiny, data_shape=(16, 16, 3))
     register_config("score_sde_mlp", _build(ScoreSDE), "VP-SDE score model with an MLP for 2-D toy data.",
                     network=mlp, data_shape=(2,))
-    register_config("score_sde_small", _build(ScoreSDE), "VP-SDE with the CPU-sized U-Net (1.6M).",
-                    network=("unet", small))
+    register_config("score_sde_small", _build(ScoreSDE), "VP-SDE with the CPU-sized U-Net (1.6M).", network=small)
     register_config("edm_tiny", _build(EDM), "Tiny U-Net EDM (tests, smoke runs); 16x16x3.",
                     network=tiny, data_shape=(16, 16, 3))
     # 2-D toy sets have std ~1, not the 0.5 of images in [-1, 1].
     register_config("edm_mlp", _build(EDM), "EDM with an MLP for 2-D toy data (sigma_data 1).",
                     network=mlp, data_shape=(2,), sigma_data=1.0)
-    register_config("edm_small", _build(EDM), "EDM with the CPU-sized U-Net (1.6M).", network=("unet", small))
+    register_config("edm_small", _build(EDM), "EDM with the CPU-sized U-Net (1.6M).", network=small)
     register_config("edm_small_cond", _build(EDM),
                     "Class-conditional EDM (10 classes, 10% label dropout for guidance), CPU-sized U-Net.",
-                    network=("unet", {**small, "num_classes": 10}), label_dropout=0.1)
-    # edm-cifar-cond on one CPU thread: the U-Net of ddpm_cifar (24 channels, no dropout) with a
-    # class embedding.
+                    network=("unet", {**UNET["small"], "num_classes": 10}), label_dropout=0.1)
     register_config("edm_cifar_cond", _build(EDM),
                     "Class-conditional EDM for CIFAR-10 trained on one CPU thread: the U-Net of ddpm_cifar "
                     "with 10 classes, 10% label dropout.",
-                    network=("unet", {**small, "base_channels": 24, "dropout": 0.0, "num_classes": 10}),
-                    label_dropout=0.1)
+                    network=("unet", {**cpu_thread, "num_classes": 10}), label_dropout=0.1)
 
 
 _register()

@@ -1,209 +1,103 @@
 """Normalizing flows: NICE (arXiv:1410.8516), RealNVP (arXiv:1605.08803) and Glow
-(arXiv:1807.03039), built from the invertible layers of `zoo.layers.couplings`.
+(arXiv:1807.03039), each a `MultiScaleFlow` network (`zoo.networks.flow`) over a base
+distribution.
 
 Direction: `encode` runs the flow forward, data x -> latent z (distributed as the
-base distribution); `decode` and `sample` run it backward, z -> x. The likelihood is
-exact: log p(x) = log p_base(z) + sum of the layers' log |det|.
+base); `decode` and `sample` run it backward, z -> x. The likelihood is exact:
+log p(x) = log p_base(z) + log |det dz/dx|.
 
-Spaces and bits/dim. Image models work in model space like every zoo family, but on
-*dequantized* data: `x = 2 (pixels + u) / 256 - 1`, `u ~ U[0, 1)`, in [-1, 1).
-`fit` takes the `zoo.datasets.to_model_space` images that `ArrayBatches` yields and
-dequantizes them itself with fresh noise each step (Theis et al. 2016,
-arXiv:1511.01844). Preprocessing inside the flow ("unit": x -> (x + 1) / 2 for NICE,
-"logit" for RealNVP) is an invertible layer whose log-det is counted, so
-`log_prob(x)` is always the density of model-space x, and `bits_per_dim` adds the
-log-det D log(2 / 256) of pixels -> model space: the number papers report.
-
-Multi-scale: after every scale (level) but the last, half of the channels are
-factored out (RealNVP section 3.6; Glow's split, optionally with a learned prior) and
-the rest goes on. `encode` returns all factored parts, flattened and concatenated in
-order, reshaped to `data_shape`.
+Image models work in model space like every zoo family, but on *dequantized* data,
+`x = 2 (pixels + u) / 256 - 1` with `u ~ U[0, 1)`, which `ArrayBatches(images, ...,
+dequantize=True)` yields with fresh noise every step (Theis et al. 2016,
+arXiv:1511.01844). The network counts its preprocessing's log-det, so `log_prob(x)` is
+the density of model-space x; `bits_per_dim` adds D log(2 / 256) for pixels -> model
+space, the number papers report.
 """
 
 import math
+import tempfile
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
 
 from zoo import datasets, metrics
-from zoo.layers.couplings import AdditiveCoupling, AffineCoupling
-from zoo.layers.invertible import ActNorm, DiagonalScaling, InvertibleConv1x1, LogitTransform, Split, Squeeze
-from zoo.models.base import GenerativeModel
+from zoo.likelihood import image_bits_per_dim, standard_normal_log_prob
+from zoo.models.base import Interface, ZooModel
+from zoo.networks.flow import glow_network, is_pre_contract_layout, nice_network, realnvp_network, to_current_layout
+from zoo.registry import register_config
+from zoo.schedules import check_steps
 
 BASES = ("normal", "logistic", "uniform")
-PREPROCESSING = ("none", "unit", "logit")
 
 
-class Flow(keras.Model):
-    """What NICE, RealNVP and Glow share: preprocessing, the multi-scale wiring, the base
-    distribution, training through `compute_loss`, and the public API.
-
-    `call(x)` returns `log_prob` per example (of freshly dequantized images for image
-    models) and `compute_loss` its negative mean: in bits/dim for dequantized 8-bit
-    images, in nats for other data. Models with ActNorm get their data-dependent
-    initialization once, from the first batch `fit` sees (or an explicit
-    `initialize(batch)`); it is saved with the weights.
+class Flow(ZooModel):
+    """What NICE, RealNVP and Glow share: a `MultiScaleFlow` network over a base
+    distribution. `call(x)` returns `log_prob` per example and `compute_loss` its
+    negative mean, in bits/dim for dequantized 8-bit images, else in nats. No weight EMA.
 
     Args:
+        network: `MultiScaleFlow`. The bijection x -> z.
         data_shape: tuple of int. One example's shape: `(h, w, c)` images or `(d,)`.
-        base: str. Base distribution: `"normal"`, `"logistic"` (NICE's, for MNIST) or
-            `"uniform"` on [0, 1)^D (useful for checking likelihood accounting).
-        preprocessing: str. `"none"`, `"unit"` ((x + 1) / 2, to [0, 1)) or `"logit"`
-            (`LogitTransform`), applied before the flow with its log-det counted.
-        logit_alpha: float. `alpha` of the logit transform.
-        dequantize: bool or None. Dequantize training batches (snap to the 8-bit grid,
-            add uniform noise); None means yes for images.
-        seed: int or None. Seed of the model's `SeedGenerator` (dequantization noise,
-            samples drawn without a `seed`).
+        base: str. `"normal"`, `"logistic"` (NICE's, for MNIST) or `"uniform"` on
+            [0, 1)^D (useful for checking likelihood accounting).
+        dequantize: bool or None. The training data are dequantized 8-bit images
+            (`ArrayBatches(..., dequantize=True)`): report the loss in bits/dim. None: images.
+        ema_decay: None. Flows train and sample one set of weights.
+        seed: int or None. Seed of draws made without a `seed`.
     """
 
-    def __init__(self, data_shape, base="normal", preprocessing="none", logit_alpha=0.05, dequantize=None,
-                 seed=None, **kwargs):
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
+    interface = Interface(
+        kind="generative",
+        capabilities={"sample", "log_prob", "bits_per_dim", "encode", "decode", "temperature"},
+        likelihood="exact", image_metrics=("bits_per_dim", "sample_quality"),
+        point_metrics=("log_likelihood", "nearest_neighbour_distance"))
+    likelihood_method = "exact log-density by the change of variables, uniformly dequantized images"
+
+    def __init__(self, network, data_shape, base="normal", dequantize=None, ema_decay=None, seed=None, **kwargs):
+        if ema_decay is not None:  # an average would also mix ActNorm's initialized flags
+            raise ValueError(f"Flows keep no weight EMA; pass ema_decay=None. Received: {ema_decay!r}")
         if base not in BASES:
             raise ValueError(f"`base` must be one of {BASES}. Received: {base!r}")
-        if preprocessing not in PREPROCESSING:
-            raise ValueError(f"`preprocessing` must be one of {PREPROCESSING}. Received: {preprocessing!r}")
-        self.data_shape = tuple(int(d) for d in data_shape)
-        if len(self.data_shape) not in (1, 3):
+        if len(data_shape) not in (1, 3):
             raise ValueError(f"`data_shape` must be (h, w, c) for images or (d,) for vectors. "
                              f"Received: {data_shape}")
         self.base = base
-        self.preprocessing = preprocessing
-        self.logit_alpha = logit_alpha
-        self.dequantize = self.is_image if dequantize is None else bool(dequantize)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.ema_network = None  # no weight EMA: `zoo.training.train` exports the trained weights
-        self.logit = LogitTransform(logit_alpha) if preprocessing == "logit" else None
-        self._compiled = {}
+        self.dequantize = len(data_shape) == 3 if dequantize is None else bool(dequantize)
+        super().__init__(data_shape, networks={"network": network}, ema_decay=None, seed=seed, **kwargs)
 
-    # Shared with the other families. Borrowed rather than inherited: GenerativeModel's
-    # constructor builds around a `network(x, t)`, which a flow does not have.
-    is_image = GenerativeModel.is_image
-    num_dims = GenerativeModel.num_dims
-    check_data = GenerativeModel.check_data
-    check_images = GenerativeModel.check_images
-    inference_fn = GenerativeModel.inference_fn
-
-    def set_layers(self, flow_layers, scale_sizes, split_layers=(), flatten=False):
-        """Called once by subclasses: the layers in forward order, how many belong to
-        each scale (half the channels are factored out after each but the last), the
-        optional learned-prior `Split` before each factoring, and whether the flow
-        works on flattened vectors (NICE)."""
-        self.flow_layers = list(flow_layers)
-        self.split_layers = list(split_layers)
-        self.scale_sizes = tuple(scale_sizes)
-        self.flatten = flatten
-        self.build((None, *self.data_shape))
-
-    def build(self, input_shape):
-        pieces, _ = self._forward(ops.zeros((1, *self.data_shape)))
-        self.latent_shapes = tuple(tuple(piece.shape[1:]) for piece in pieces)
-
-    # The bijection --------------------------------------------------------------------
-
-    def _forward(self, x, initialize=False):
-        """x -> (factored-out latent pieces, log_det). `initialize` runs ActNorm's
-        data-dependent initialization on the way (eager only)."""
-        batch = ops.shape(x)[0]
-        h, log_det = self._preprocess(x)
-        if self.flatten:
-            h = ops.reshape(h, (batch, -1))
-        pieces, layers = [], iter(self.flow_layers)
-        for scale, size in enumerate(self.scale_sizes):
-            for _ in range(size):
-                h, layer_log_det = self._apply(next(layers), h, initialize)
-                log_det = log_det + layer_log_det
-            if scale < len(self.scale_sizes) - 1:
-                if self.split_layers:
-                    h, layer_log_det = self._apply(self.split_layers[scale], h, initialize)
-                    log_det = log_det + layer_log_det
-                h, factored = ops.split(h, 2, axis=-1)
-                pieces.append(factored)
-        return pieces + [h], log_det
-
-    def _inverse(self, pieces):
-        h = pieces[-1]
-        end = len(self.flow_layers)
-        for scale in reversed(range(len(self.scale_sizes))):
-            if scale < len(self.scale_sizes) - 1:
-                h = ops.concatenate([h, pieces[scale]], axis=-1)
-                if self.split_layers:
-                    h, _ = self.split_layers[scale](h, inverse=True)
-            start = end - self.scale_sizes[scale]
-            for layer in reversed(self.flow_layers[start:end]):
-                h, _ = layer(h, inverse=True)
-            end = start
-        h = ops.reshape(h, (-1, *self.data_shape))
-        if self.preprocessing == "logit":
-            return self.logit(h, inverse=True)[0]
-        return 2.0 * h - 1.0 if self.preprocessing == "unit" else h
-
-    @staticmethod
-    def _apply(layer, h, initialize):
-        if initialize and isinstance(layer, ActNorm) and not layer.is_initialized:
-            layer.initialize(h)
-        return layer(h)
-
-    def _preprocess(self, x):
-        batch = ops.shape(x)[0]
-        if self.preprocessing == "logit":
-            return self.logit(x)
-        if self.preprocessing == "unit":
-            return (x + 1.0) / 2.0, ops.full((batch,), self.num_dims * math.log(0.5))
-        return x, ops.zeros((batch,))
-
-    def encode_tensor(self, x):
-        """Model-space x -> latent z of shape `(batch, *data_shape)` (backend tensors)."""
-        pieces, _ = self._forward(x)
-        return self._join(pieces)
-
-    def decode_tensor(self, z):
-        """Latent z -> model-space x (backend tensors)."""
-        flat = ops.reshape(z, (ops.shape(z)[0], -1))
-        pieces, start = [], 0
-        for shape in self.latent_shapes:
-            size = math.prod(shape)
-            pieces.append(ops.reshape(flat[:, start:start + size], (-1, *shape)))
-            start += size
-        return self._inverse(pieces)
-
-    def log_prob_tensor(self, x):
-        """log p(x) in nats per example for model-space x (backend tensors)."""
-        pieces, log_det = self._forward(x)
-        return self._base_log_prob(self._join(pieces)) + log_det
-
-    def _join(self, pieces):
-        batch = ops.shape(pieces[0])[0]
-        flat = ops.concatenate([ops.reshape(piece, (batch, -1)) for piece in pieces], axis=-1)
-        return ops.reshape(flat, (batch, *self.data_shape))
-
-    def _base_log_prob(self, z):
-        z = ops.reshape(z, (ops.shape(z)[0], -1))
+    def prior_sample(self, shape, seed):
+        """Draws of the base distribution (the logistic by its inverse CDF)."""
         if self.base == "normal":
-            return -0.5 * ops.sum(ops.square(z), axis=-1) - 0.5 * self.num_dims * math.log(2.0 * math.pi)
+            return keras.random.normal(shape, seed=seed)
+        u = keras.random.uniform(shape, seed=seed)
+        if self.base == "uniform":
+            return u
+        u = ops.clip(u, 1e-7, 1.0 - 1e-7)
+        return ops.log(u) - ops.log1p(-u)
+
+    def base_log_prob(self, z):
+        """log p_base(z) per example, in nats."""
+        if self.base == "normal":
+            return standard_normal_log_prob(z)
+        z = ops.reshape(z, (ops.shape(z)[0], -1))
         if self.base == "logistic":
             return -ops.sum(ops.softplus(z) + ops.softplus(-z), axis=-1)
         inside = ops.all(ops.logical_and(z >= 0.0, z < 1.0), axis=-1)
         return ops.where(inside, 0.0, -np.inf)
 
+    def log_prob_tensor(self, x):
+        """log p(x) in nats per example for model-space x (backend tensors)."""
+        z, log_det = self.network(x)
+        return self.base_log_prob(z) + log_det
+
     # Training -------------------------------------------------------------------------
 
     def call(self, x, training=False):
         self.check_data(x)
-        if self.dequantize:
-            x = self._dequantize(x)
         return self.log_prob_tensor(x)
-
-    def _dequantize(self, x):
-        """Model-space images on the 8-bit grid -> 2 (pixels + u) / 256 - 1, u ~ U[0, 1)."""
-        pixels = ops.clip(ops.round((x + 1.0) * 127.5), 0.0, 255.0)
-        noise = keras.random.uniform(ops.shape(x), seed=self.seed_generator)
-        return 2.0 * (pixels + noise) / 256.0 - 1.0
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         nll = -ops.mean(y_pred)
@@ -212,106 +106,82 @@ class Flow(keras.Model):
         return nll
 
     def initialize(self, x, *, seed=0, force=False):
-        """Data-dependent initialization of every ActNorm (Glow, section 3.1), once.
-
-        Runs one eager forward pass over `x` and sets each not yet initialized ActNorm
-        from the statistics of its own input; their `initialized` flags are saved with
-        the weights, so a resumed or loaded model is never re-initialized. Call it
-        before `fit`, outside any compiled function; recipes do.
-
-        Args:
-            x: a batch: uint8 images, model-space images, or float points.
-            seed: int. Dequantization noise for images (NumPy, so the same on every
-                backend).
-            force: bool. Re-initialize even ActNorms already initialized.
-
-        Returns:
-            The model.
-        """
-        actnorms = [layer for layer in self.flow_layers if isinstance(layer, ActNorm)]
-        if force:
-            for layer in actnorms:
-                layer.initialized.assign(0.0)
-        if all(layer.is_initialized for layer in actnorms):
-            return self
+        """ActNorm's data-dependent initialization (Glow, section 3.1), once, on the batch
+        `x`: model-space floats (as `ArrayBatches` yields them) or uint8 images,
+        dequantized with `seed`. Saved with the weights, so a resumed or loaded model is
+        not redone unless `force`. `fit` calls it; call it eagerly. Returns the model."""
         x = np.asarray(ops.convert_to_numpy(x))
-        if self.dequantize:
-            pixels = x if x.dtype == np.uint8 else datasets.from_model_space(x)
-            x = 2.0 * datasets.dequantize(self.check_images(pixels, "x"), seed=seed) - 1.0
+        if x.dtype == np.uint8:
+            x = 2.0 * datasets.dequantize(self.check_images(x, "x"), seed=seed) - 1.0
         self.check_data(x)
-        self._forward(ops.convert_to_tensor(x, "float32"), initialize=True)
+        self.network.initialize(x, force=force)
         return self
 
     @property
     def initialized(self):
         """Whether every ActNorm has had its data-dependent initialization."""
-        return all(layer.is_initialized for layer in self.flow_layers if isinstance(layer, ActNorm))
+        return self.network.initialized
 
     def fit(self, x=None, *args, **kwargs):
         """`keras.Model.fit`, after ActNorm's data-dependent initialization on the first
         batch of `x` when it has not been done (a resumed or loaded model keeps its own)."""
+        if self.dequantize and getattr(x, "dequantize", None) is False and getattr(x, "data", x).dtype == np.uint8:
+            raise ValueError("This flow trains on dequantized 8-bit images (its `dequantize` setting): pass "
+                             "`ArrayBatches(images, ..., dequantize=True)`.")
         if not self.initialized:
             self.initialize(_first_batch(x, kwargs.get("batch_size")))
         return super().fit(x, *args, **kwargs)
 
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """`keras.Model.load_weights`, which also reads the pre-contract layout: before
+        the bijection became the `network`, the model held its layers and Keras saved
+        them at `flow_layers/...` and `layers/split[_k]/...`, as in the bundled
+        checkpoints and tests/golden/glow_tiny.weights.h5. Such a file is loaded from a
+        temporary copy in the current layout (`to_current_layout`); saves are current."""
+        if is_pre_contract_layout(filepath):
+            with tempfile.TemporaryDirectory() as directory:
+                current = Path(directory) / "model.weights.h5"
+                self.save_weights(current)  # the current layout, as Keras writes it for this model
+                to_current_layout(filepath, current)
+                return super().load_weights(current, skip_mismatch=skip_mismatch, **kwargs)
+        return super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
+
     # Inference -------------------------------------------------------------------------
 
-    def _batched(self, key, fn, x, batch_size):
-        run = self.inference_fn(key, lambda: fn)
-        return np.concatenate([ops.convert_to_numpy(run(x[start:start + batch_size]))
-                               for start in range(0, len(x), batch_size)])
-
-    def _model_space(self, x, name="x"):
-        x = np.asarray(ops.convert_to_numpy(x))
-        if x.ndim != len(self.data_shape) + 1 or x.shape[1:] != self.data_shape:
-            raise ValueError(f"`{name}` must have shape (N, {', '.join(map(str, self.data_shape))}); "
-                             f"received {x.shape}.")
-        return x.astype("float32")
+    def _run(self, key, fn, x, batch_size):
+        return self.run_batched(self.inference_fn(key, lambda: fn), (x,), batch_size)[0]
 
     def log_prob(self, x, *, batch_size=256, rtol=None, atol=None):
-        """Exact log-density in nats per example of float `x`: model-space dequantized
-        images in [-1, 1) (see the module docstring), or points. For uint8 images use
-        `bits_per_dim`. (`rtol`, `atol` are accepted so that code written for the ODE
-        families runs unchanged; a flow's likelihood needs no solver.)"""
+        """Exact log-density in nats per example of float model-space `x` (dequantized
+        images in [-1, 1), or points); uint8 images go to `bits_per_dim`. `rtol`, `atol`:
+        accepted, unused, so that code written for the ODE families runs unchanged."""
         if np.asarray(x).dtype == np.uint8:
             raise ValueError("`x` holds uint8 pixels, a discrete variable; `log_prob` takes float model-space data. "
                              "Use `bits_per_dim(images)`, or pass `2 * zoo.datasets.dequantize(images) - 1`.")
-        return self._batched("log_prob", self.log_prob_tensor, self._model_space(x), batch_size)
-
-    bits_per_dim_method = "exact log-density by the change of variables, uniformly dequantized images"
+        return self._run("log_prob", self.log_prob_tensor, self.check_array(x), batch_size)
 
     def bits_per_dim(self, images, *, seed=0, batch_size=256, rtol=None, atol=None):
-        """Bits/dim of uint8 images under uniform dequantization with `seed`: -(log p(x)
-        + D log(2 / 256)) / (D ln 2) with x = 2 (pixels + u) / 256 - 1, an upper bound on
-        the discrete model's bits/dim and the number papers report.
-
-        Returns:
-            `(N,)` bits/dim per image; papers report the mean.
-        """
+        """`(N,)` bits/dim of uint8 images under uniform dequantization with `seed`
+        (`zoo.likelihood.image_bits_per_dim`): an upper bound on the discrete model's
+        bits/dim and the number papers report (as the mean)."""
         images = self.check_images(images)
-        x = 2.0 * datasets.dequantize(images, seed=seed) - 1.0
-        return metrics.bits_per_dim(self.log_prob(x, batch_size=batch_size), self.num_dims,
-                                    metrics.uint8_to_model_space_log_det(self.num_dims))
+        return image_bits_per_dim(lambda x: self.log_prob(x, batch_size=batch_size), images, seed)
 
     def encode(self, x, *, seed=None, batch_size=256):
-        """Data -> latent z `(N, *data_shape)`, exactly.
-
-        Args:
-            x: uint8 images (dequantized with `seed`; `None` takes each pixel bin's
-                centre, so `decode(encode(images))` returns the images), or float
-                model-space data.
-        """
+        """Data -> latent z `(N, *data_shape)`, exactly: float model-space `x`, or uint8
+        images dequantized with `seed` (None: each pixel bin's centre, so
+        `decode(encode(images))` returns the images)."""
         x = np.asarray(ops.convert_to_numpy(x))
         if x.dtype == np.uint8:
             images = self.check_images(x)
             unit = (images + np.float32(0.5)) / np.float32(256) if seed is None else datasets.dequantize(images, seed)
             x = 2.0 * unit - 1.0
-        return self._batched("encode", self.encode_tensor, self._model_space(x), batch_size)
+        return self._run("encode", lambda x: self.network(x)[0], self.check_array(x), batch_size)
 
     def decode(self, z, *, raw=False, batch_size=256):
         """Latent z `(N, *data_shape)` -> uint8 images (float32 points), or model-space
         float32 data if `raw`."""
-        x = self._batched("decode", self.decode_tensor, self._model_space(z, "z"), batch_size)
+        x = self._run("decode", lambda z: self.network(z, inverse=True)[0], self.check_array(z, "z"), batch_size)
         return self.to_output(x, raw)
 
     def to_output(self, x, raw=False):
@@ -355,37 +225,19 @@ class Flow(keras.Model):
                              f"Received: {temperature!r}")
         if self.base == "uniform" and temperature != 1.0:
             raise ValueError(f"`temperature` must be 1.0 with the uniform base; received {temperature}.")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"`steps` must be an integer >= 1 (a flow samples in one pass). Received: {steps!r}")
-        z = self._base_draws(num, noise, seed)
+        check_steps(steps)  # unused: a flow samples in one pass
+        z = self.initial_noise(num, noise, seed)
         if self.base != "uniform":
             z = z * np.float32(temperature)
         out = self.decode(z, raw=raw, batch_size=batch_size)
         return (out, 1) if return_nfe else out
 
-    def _base_draws(self, num, noise, seed):
-        if noise is not None:
-            noise = self._model_space(noise, "noise")
-            if num is not None and num != len(noise):
-                raise ValueError(f"`num`={num} disagrees with `noise` holding {len(noise)} examples; pass one.")
-            if not np.all(np.isfinite(noise)):
-                raise ValueError("`noise` contains NaN or infinite values.")
-            return noise
-        if num is None or isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-            raise ValueError(f"`num` must be an integer >= 1 when `noise` is not given. Received: {num!r}")
-        shape, draw_seed = (int(num), *self.data_shape), self.seed_generator if seed is None else seed
-        if self.base == "normal":
-            return ops.convert_to_numpy(keras.random.normal(shape, seed=draw_seed))
-        u = ops.convert_to_numpy(keras.random.uniform(shape, seed=draw_seed))
-        if self.base == "uniform":
-            return u
-        u = np.clip(u, 1e-7, 1.0 - 1e-7)
-        return np.log(u) - np.log1p(-u)
-
     def get_config(self):
-        return {**super().get_config(), "data_shape": list(self.data_shape), "base": self.base,
-                "preprocessing": self.preprocessing, "logit_alpha": self.logit_alpha,
-                "dequantize": self.dequantize, "seed": self.seed}
+        # Hyperparameters only: NICE, RealNVP and Glow build their network from them (so
+        # every config.json written before the network existed loads unchanged).
+        config = {key: value for key, value in super().get_config().items() if key not in self.network_names}
+        return {**config, "base": self.base, "preprocessing": self.network.preprocessing,
+                "logit_alpha": self.network.logit_alpha, "dequantize": self.dequantize}
 
 
 def _first_batch(x, batch_size):
@@ -398,53 +250,29 @@ def _first_batch(x, batch_size):
     return np.asarray(ops.convert_to_numpy(x))[:batch_size or 32]
 
 
-def _check_scales(data_shape, value, name, squeezes):
-    """Images must survive `squeezes` halvings of height and width; vectors have one scale."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1. Received: {value!r}")
-    if len(data_shape) == 1:
-        if value != 1:
-            raise ValueError(f"Vector data {tuple(data_shape)} has a single scale; pass {name}=1.")
-        if data_shape[0] < 2:
-            raise ValueError(f"A coupling flow needs at least 2 dimensions; received data_shape={tuple(data_shape)}.")
-        return
-    height, width = data_shape[:2]
-    if height % 2**squeezes or width % 2**squeezes:
-        raise ValueError(f"{name}={value} squeezes the images {squeezes} times, which needs height and width "
-                         f"divisible by {2**squeezes}; data_shape={tuple(data_shape)} does not allow it. Use a "
-                         f"smaller `{name}` or crop/pad the images.")
-
-
 @keras.saving.register_keras_serializable(package="zoo")
 class NICE(Flow):
-    """NICE: additive couplings with alternating (even/odd) partitions of the flattened
-    data, then a diagonal scaling; a logistic base for MNIST, as in the paper.
+    """NICE: additive couplings and a diagonal scaling (`nice_network`) over a logistic
+    base, as the paper's MNIST model.
 
     Args:
-        data_shape: tuple of int. Images `(h, w, c)` (flattened inside) or `(d,)`;
-            the dimension count must be even.
-        num_couplings: int. Additive coupling layers (the paper: 4).
-        hidden: int. Width of each coupling's MLP (the paper: 1000).
-        network_depth: int. Hidden layers per MLP (the paper: 5).
-        **kwargs: `Flow` arguments (`base` default "logistic", `preprocessing`
-            default "unit" for images, as the paper's data in [0, 1]).
+        data_shape: tuple of int. Images `(h, w, c)` (flattened inside) or `(d,)`, with
+            an even number of dimensions.
+        num_couplings, hidden, network_depth, preprocessing, logit_alpha: the arguments
+            of `zoo.networks.flow.nice_network`.
+        **kwargs: `Flow` arguments (`base`).
 
     References:
         Dinh, Krueger & Bengio 2015, arXiv:1410.8516.
     """
 
-    def __init__(self, data_shape, num_couplings=4, hidden=1000, network_depth=5, **kwargs):
-        kwargs.setdefault("base", "logistic")
-        kwargs.setdefault("preprocessing", "unit" if len(data_shape) == 3 else "none")
-        super().__init__(data_shape, **kwargs)
-        if self.num_dims % 2:
-            raise ValueError(f"NICE splits the data into two halves; data_shape={self.data_shape} has an odd "
-                             f"number of dimensions ({self.num_dims}).")
+    def __init__(self, data_shape, num_couplings=4, hidden=1000, network_depth=5, base="logistic",
+                 preprocessing=None, logit_alpha=0.05, **kwargs):
         self.num_couplings = num_couplings
         self.hidden = hidden
         self.network_depth = network_depth
-        couplings = [AdditiveCoupling("checkerboard", i % 2, hidden, network_depth) for i in range(num_couplings)]
-        self.set_layers([*couplings, DiagonalScaling()], [num_couplings + 1], flatten=True)
+        network = nice_network(data_shape, num_couplings, hidden, network_depth, preprocessing, logit_alpha)
+        super().__init__(network, data_shape, base=base, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), "num_couplings": self.num_couplings, "hidden": self.hidden,
@@ -454,53 +282,28 @@ class NICE(Flow):
 @keras.saving.register_keras_serializable(package="zoo")
 class RealNVP(Flow):
     """RealNVP: affine couplings with a tanh-bounded scale in RealNVP's multi-scale
-    architecture. Each scale but the last: `num_couplings` checkerboard couplings,
-    squeeze, `num_couplings` channel-wise couplings, then half of the channels are
-    factored out to the base; the last scale: `num_couplings + 1` checkerboard
-    couplings. Vectors: `num_couplings` couplings alternating halves.
-
-    Differences from the paper, for CPU budgets: the coupling networks are small plain
-    convnets (`CouplingNetwork`) instead of ResNets with batch norm, and there is no
-    batch normalization layer in the flow.
+    architecture (`realnvp_network`) over a standard normal base.
 
     Args:
         data_shape: tuple of int. Images `(h, w, c)` or `(d,)`.
-        num_scales: int. Scales; images need h and w divisible by 2^(num_scales - 1).
-        num_couplings: int. Couplings per group (the paper: 3).
-        hidden: int. Width of the coupling networks.
-        network_depth: int. Hidden layers of the coupling networks.
-        scale: str. `"tanh"` (RealNVP) or `"sigmoid"`.
-        **kwargs: `Flow` arguments (`preprocessing` default "logit" for images,
-            `logit_alpha` 0.05 as the paper).
+        num_scales, num_couplings, hidden, network_depth, scale, preprocessing,
+            logit_alpha: the arguments of `zoo.networks.flow.realnvp_network`.
+        **kwargs: `Flow` arguments.
 
     References:
         Dinh, Sohl-Dickstein & Bengio 2017, arXiv:1605.08803.
     """
 
     def __init__(self, data_shape, num_scales=2, num_couplings=3, hidden=64, network_depth=2, scale="tanh",
-                 **kwargs):
-        kwargs.setdefault("preprocessing", "logit" if len(data_shape) == 3 else "none")
-        super().__init__(data_shape, **kwargs)
-        _check_scales(self.data_shape, num_scales, "num_scales", num_scales - 1)
+                 preprocessing=None, logit_alpha=0.05, **kwargs):
         self.num_scales = num_scales
         self.num_couplings = num_couplings
         self.hidden = hidden
         self.network_depth = network_depth
         self.scale = scale
-
-        def couplings(partition, count):
-            return [AffineCoupling(partition, i % 2, hidden, network_depth, scale) for i in range(count)]
-
-        if not self.is_image:
-            self.set_layers(couplings("channel", num_couplings), [num_couplings])
-            return
-        layers, sizes = [], []
-        for _ in range(num_scales - 1):
-            scale_layers = [*couplings("checkerboard", num_couplings), Squeeze(), *couplings("channel", num_couplings)]
-            layers += scale_layers
-            sizes.append(len(scale_layers))
-        layers += couplings("checkerboard", num_couplings + 1)
-        self.set_layers(layers, [*sizes, num_couplings + 1])
+        network = realnvp_network(data_shape, num_scales, num_couplings, hidden, network_depth, scale, preprocessing,
+                                  logit_alpha)
+        super().__init__(network, data_shape, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), "num_scales": self.num_scales, "num_couplings": self.num_couplings,
@@ -509,25 +312,15 @@ class RealNVP(Flow):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Glow(Flow):
-    """Glow: `num_levels` levels of squeeze, `num_steps` x (ActNorm, invertible 1x1
-    convolution, affine coupling) and a split with a learned prior (all levels but the
-    last). Vectors: one level of steps, no squeeze. ActNorm is initialized from the
-    first training batch (see `Flow.initialize`).
-
-    Differences from the paper, for CPU budgets: no ActNorm inside the coupling
-    networks and no learned prior on the top level (it is N(0, I)).
+    """Glow: levels of squeeze, steps of (ActNorm, invertible 1x1 convolution, affine
+    coupling) and a split with a learned prior (`glow_network`) over a standard normal
+    base. ActNorm is initialized from the first training batch (`Flow.initialize`).
 
     Args:
         data_shape: tuple of int. Images `(h, w, c)` or `(d,)`.
-        num_levels: int. Levels L; images need h and w divisible by 2^L.
-        num_steps: int. Steps of flow per level, K.
-        hidden: int. Width of the coupling networks (the paper: 512).
-        network_depth: int. Hidden layers of the coupling networks (the paper: 2).
-        scale: str. `"sigmoid"` (Glow) or `"tanh"`.
-        learned_prior: bool. Factor out through `Split` (a learned conditional
-            prior) rather than straight to N(0, I).
-        actnorm_log_scale_factor: float. ActNorm's `log_scale_factor` (Glow's code:
-            3; the toy configs keep 1).
+        num_levels, num_steps, hidden, network_depth, scale, learned_prior,
+            actnorm_log_scale_factor, preprocessing, logit_alpha: the arguments of
+            `zoo.networks.flow.glow_network` (its `seed` is the model's).
         **kwargs: `Flow` arguments.
 
     References:
@@ -535,9 +328,8 @@ class Glow(Flow):
     """
 
     def __init__(self, data_shape, num_levels=3, num_steps=8, hidden=128, network_depth=2, scale="sigmoid",
-                 learned_prior=True, actnorm_log_scale_factor=1.0, **kwargs):
-        super().__init__(data_shape, **kwargs)
-        _check_scales(self.data_shape, num_levels, "num_levels", num_levels)
+                 learned_prior=True, actnorm_log_scale_factor=1.0, preprocessing="none", logit_alpha=0.05,
+                 **kwargs):
         self.num_levels = num_levels
         self.num_steps = num_steps
         self.hidden = hidden
@@ -545,18 +337,9 @@ class Glow(Flow):
         self.scale = scale
         self.learned_prior = learned_prior
         self.actnorm_log_scale_factor = float(actnorm_log_scale_factor)
-        seed = self.seed
-        layers = []
-        for level in range(num_levels):
-            if self.is_image:
-                layers.append(Squeeze())
-            for step in range(num_steps):
-                conv_seed = None if seed is None else seed + level * num_steps + step
-                layers += [ActNorm(log_scale_factor=self.actnorm_log_scale_factor), InvertibleConv1x1(seed=conv_seed),
-                           AffineCoupling("channel", 0, hidden, network_depth, scale)]
-        splits = [Split() for _ in range(num_levels - 1)] if learned_prior else []
-        size = num_steps * 3 + self.is_image
-        self.set_layers(layers, [size] * num_levels, splits)
+        network = glow_network(data_shape, num_levels, num_steps, hidden, network_depth, scale, learned_prior,
+                               self.actnorm_log_scale_factor, preprocessing, logit_alpha, seed=kwargs.get("seed"))
+        super().__init__(network, data_shape, **kwargs)
 
     def get_config(self):
         return {**super().get_config(), "num_levels": self.num_levels, "num_steps": self.num_steps,
@@ -567,8 +350,6 @@ class Glow(Flow):
 # Named configs ---------------------------------------------------------------------------
 
 def _register():
-    from zoo.registry import register_config
-
     families = {"nice": NICE, "realnvp": RealNVP, "glow": Glow}
 
     def register(name, description, **kwargs):

@@ -13,7 +13,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.backend import compile_function
+from zoo.models.base import Interface, ZooModel
+from zoo.networks import MLPClassifier, UNetEncoder
+from zoo.objectives.classification import class_labels, cross_entropy
+from zoo.registry import register_config
 
 
 def _bcast(values, x):
@@ -21,7 +24,7 @@ def _bcast(values, x):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class NoisyClassifier(keras.Model):
+class NoisyClassifier(ZooModel):
     """A classifier of noisy data, trained with the stock `fit` on every backend.
 
     Training draws ln sigma uniformly on [ln sigma_min, ln sigma_max], forms
@@ -48,6 +51,13 @@ class NoisyClassifier(keras.Model):
         Karras et al. 2022, arXiv:2206.00364.
     """
 
+    interface = Interface(kind="classifier", capabilities={"classify"},
+                          no_metrics="No `zoo eval` metrics for a noise-aware classifier: its accuracy per noise level "
+                                     "and the guidance it gives are measured by scripts/guidance_moons.py.")
+
+    card_usage = ("logits = model.logits(x, sigma)  # x = data + sigma * noise, in model space\n"
+                  "# classifier guidance: diffusion.sample(n, labels=y, guidance=2.0, classifier=model)")
+
     def __init__(self, network, data_shape, sigma_min=0.002, sigma_max=160.0, sigma_data=0.5, label_smoothing=0.0,
                  seed=None, **kwargs):
         if not 0.0 < sigma_min < sigma_max:
@@ -56,28 +66,12 @@ class NoisyClassifier(keras.Model):
         if not getattr(network, "num_classes", None):
             raise ValueError("`network` must return logits and say how many: it needs a `num_classes` "
                              "attribute (e.g. zoo.networks.MLPClassifier(num_classes=...)).")
-        kwargs.setdefault("dtype", "float32")  # the loss stays float32 under mixed precision
-        super().__init__(**kwargs)
-        self.network = network
-        self.data_shape = tuple(int(d) for d in data_shape)
         self.sigma_min, self.sigma_max, self.sigma_data = float(sigma_min), float(sigma_max), float(sigma_data)
         self.label_smoothing = label_smoothing
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self._compiled = {}
-        self.build((None, *self.data_shape))
+        super().__init__(data_shape, networks={"network": network}, seed=seed, **kwargs)
 
-    @property
-    def num_classes(self):
-        return self.network.num_classes
-
-    @property
-    def is_image(self):
-        return len(self.data_shape) == 3
-
-    def build(self, input_shape):
-        if not self.network.built:  # (deserialized networks arrive built)
-            self.network(ops.zeros((1, *self.data_shape)), ops.zeros((1,)))
+    def example_inputs(self, name):
+        return ops.zeros((1, *self.data_shape)), ops.zeros((1,))
 
     # Training ---------------------------------------------------------------------------
 
@@ -88,20 +82,13 @@ class NoisyClassifier(keras.Model):
 
     def call(self, inputs, training=False):
         data = inputs["data"] if isinstance(inputs, dict) else inputs
-        if tuple(data.shape[1:]) != self.data_shape:
-            raise ValueError(f"`data` must have shape (batch, {', '.join(map(str, self.data_shape))}) "
-                             f"in model space. Received shape {tuple(data.shape)}.")
+        self.check_data(data, "data")
         sigma = self.training_sigmas(ops.shape(data)[0])
         noise = keras.random.normal(ops.shape(data), seed=self.seed_generator)
         return self.logits(data + _bcast(sigma, data) * noise, sigma, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        labels = x.get("labels") if isinstance(x, dict) else y
-        if labels is None:
-            raise ValueError("Training the classifier needs labels: batches `{'data', 'labels'}` or `(x, y)`.")
-        one_hot = ops.one_hot(ops.cast(labels, "int32"), self.num_classes)
-        return ops.mean(keras.losses.categorical_crossentropy(one_hot, y_pred, from_logits=True,
-                                                              label_smoothing=self.label_smoothing))
+        return cross_entropy(y_pred, class_labels(x, y), self.num_classes, self.label_smoothing)
 
     # p(y | x, sigma), in keras.ops (usable inside compiled samplers) ---------------------
 
@@ -134,38 +121,23 @@ class NoisyClassifier(keras.Model):
     def accuracy(self, data, labels, sigma, *, seed=0, batch_size=1024):
         """Top-1 accuracy on model-space `data` noised once at level `sigma` (float),
         the noise drawn from `seed`."""
-        data = np.asarray(data, "float32")
-        if data.shape[1:] != self.data_shape:
-            raise ValueError(f"`data` must have shape (N, {', '.join(map(str, self.data_shape))}); "
-                             f"received {data.shape}.")
+        data = self.check_array(data, "data")
         labels = self.check_labels(labels, len(data))
         noise = ops.convert_to_numpy(keras.random.normal(data.shape, seed=seed))
-        if "predict" not in self._compiled:
-            self._compiled["predict"] = compile_function(
-                lambda x, sigma: ops.argmax(self.logits(x, sigma), axis=-1), self)
+        run = self.inference_fn("predict", lambda: lambda x, sigma: ops.argmax(self.logits(x, sigma), axis=-1))
         sigma = np.float32(sigma)
-        predicted = np.concatenate([ops.convert_to_numpy(self._compiled["predict"](
-            data[i:i + batch_size] + sigma * noise[i:i + batch_size], sigma)) for i in range(0, len(data), batch_size)])
+        predicted, _ = self.run_batched(lambda x: run(x, sigma), (data + sigma * noise,), batch_size)
         return float(np.mean(predicted == labels))
 
     def get_config(self):
-        return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network),
-                "data_shape": list(self.data_shape), "sigma_min": self.sigma_min, "sigma_max": self.sigma_max,
-                "sigma_data": self.sigma_data, "label_smoothing": self.label_smoothing, "seed": self.seed}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["network"] = keras.saving.deserialize_keras_object(config["network"])
-        return cls(**config)
+        return {**super().get_config(), "sigma_min": self.sigma_min, "sigma_max": self.sigma_max,
+                "sigma_data": self.sigma_data, "label_smoothing": self.label_smoothing}
 
 
 # Named configs ---------------------------------------------------------------------------
 
 def _noisy_classifier(network, data_shape=(32, 32, 3), num_classes=None, **kwargs):
     """`num_classes` replaces the network's, e.g. `zoo.create("noisy_classifier_mlp", num_classes=2)`."""
-    from zoo.networks import MLPClassifier, UNetEncoder
-
     kind, network_kwargs = network
     if num_classes is not None:
         network_kwargs = {**network_kwargs, "num_classes": num_classes}
@@ -174,8 +146,6 @@ def _noisy_classifier(network, data_shape=(32, 32, 3), num_classes=None, **kwarg
 
 
 def _register():
-    from zoo.registry import register_config
-
     register_config("noisy_classifier_mlp", _noisy_classifier,
                     "Noise-aware classifier (guidance) for 2-D toy data: MLP 3 x 128, sigma_data 1, 8 classes "
                     "(eight_gaussians; `num_classes=2` for moons).",

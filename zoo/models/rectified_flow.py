@@ -5,32 +5,25 @@ dx/dt on the straight path x_t = t * data + (1 - t) * noise. Reflow retrains on
 (noise, sample) pairs of a trained flow (k-RF); one-step distillation trains only t=0.
 """
 
-import difflib
-
 import keras
 import numpy as np
 from keras import ops
 
-from zoo import datasets, metrics
-from zoo.likelihood import ode_log_likelihood, rademacher_like
-from zoo.models.base import GenerativeModel
+from zoo import metrics
+from zoo.likelihood import ProbabilityFlowLikelihood, standard_normal_log_prob
+from zoo.models.base import Interface, ZooModel
+from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.flow_matching import straight_path, velocity_loss
-from zoo.samplers.ode import check_rk45_finished, sample_euler, sample_heun, sample_rk45
+from zoo.registry import register_config
+from zoo.samplers.ode import sample_euler, sample_heun, sample_rk45
 from zoo.schedules import TIME_DISTRIBUTIONS, check_steps, sample_training_times, uniform_times
 
-SOLVERS = ("euler", "heun", "rk45")
-
-
-def check_solver(solver):
-    if solver not in SOLVERS:
-        close = difflib.get_close_matches(str(solver), SOLVERS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Unknown `solver` {solver!r}; choose one of {SOLVERS}.{hint}")
-    return solver
+# The fixed-step solvers as data: solver -> (integrator, velocity evaluations per step).
+FIXED_STEP_SOLVERS = {"euler": (sample_euler, 1), "heun": (sample_heun, 2)}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class RectifiedFlow(GenerativeModel):
+class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
     """Rectified flow: a velocity network trained on straight noise-to-data paths.
 
     `fit` takes model-space data `x` (images scaled to [-1, 1] with
@@ -49,13 +42,23 @@ class RectifiedFlow(GenerativeModel):
         Liu, Gong & Liu 2023, arXiv:2209.03003.
     """
 
+    interface = Interface(
+        kind="generative",
+        capabilities={"sample", "log_prob", "bits_per_dim", "encode", "decode", "labels", "straightness"},
+        likelihood="ode", solvers=("euler", "heun", "rk45"),
+        image_metrics=("bits_per_dim", "straightness", "sample_quality"),
+        point_metrics=("log_likelihood", "nearest_neighbour_distance", "straightness"))
+
     def __init__(self, network, data_shape, time_distribution="uniform", ema_decay=0.999,
                  seed=None, **kwargs):
         if time_distribution not in TIME_DISTRIBUTIONS:
             raise ValueError(f"`time_distribution` must be one of {TIME_DISTRIBUTIONS}. "
                              f"Received: {time_distribution!r}")
-        super().__init__(network, data_shape, ema_decay=ema_decay, seed=seed, **kwargs)
         self.time_distribution = time_distribution
+        super().__init__(data_shape, networks={"network": network}, ema_decay=ema_decay, seed=seed, **kwargs)
+
+    def example_inputs(self, name):
+        return ops.zeros((1, *self.data_shape)), ops.zeros((1,))
 
     # Training -------------------------------------------------------------------------
 
@@ -65,8 +68,7 @@ class RectifiedFlow(GenerativeModel):
         else:
             data, labels, noise = inputs, None, None
         self.check_data(data)
-        if training and self.ema_network is not None:
-            self.update_ema()
+        self.update_ema(training)
         if noise is None:
             noise = keras.random.normal(ops.shape(data), seed=self.seed_generator)
         t = sample_training_times(ops.shape(data)[0], self.time_distribution, self.seed_generator)
@@ -80,36 +82,29 @@ class RectifiedFlow(GenerativeModel):
 
     def velocity(self, x, t, labels=None):
         """dx/dt at `(x, t)` from the sampling (EMA) network, in float32."""
-        return ops.cast(self.sampling_network(x, t, labels), "float32")
+        return ops.cast(self.averaged("network")(x, t, labels), "float32")
 
-    def _integrator(self, solver, steps, rtol, atol, t_start, t_end):
-        def run(x, labels):
-            def velocity(x, t):
-                return self.velocity(x, t, labels)
-
-            if solver == "rk45":
-                return sample_rk45(velocity, x, t_start, t_end, rtol=rtol, atol=atol)
-            method = sample_euler if solver == "euler" else sample_heun
-            nfe = steps * (1 if solver == "euler" else 2)
-            return method(velocity, x, uniform_times(steps, t_start, t_end)), ops.convert_to_tensor(nfe)
-
-        return run
+    def probability_flow(self, labels):
+        return (lambda x, t: self.velocity(x, t, labels)), 1.0, 0.0, standard_normal_log_prob
 
     def _integrate(self, x, labels, solver, steps, rtol, atol, t_start, t_end, batch_size, verbose):
-        check_solver(solver)
+        self.check_solver(solver)
         steps = check_steps(steps) if solver != "rk45" else None
-        run = self.inference_fn(("ode", solver, steps, rtol, atol, t_start, t_end),
-                            lambda: self._integrator(solver, steps, rtol, atol, t_start, t_end))
-        progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
-        outputs, nfe = [], 0
-        for start in range(0, len(x), batch_size):
-            chunk_labels = None if labels is None else labels[start:start + batch_size]
-            out, used = run(x[start:start + batch_size], chunk_labels)
-            outputs.append(ops.convert_to_numpy(out))
-            nfe = max(nfe, check_rk45_finished(ops.convert_to_numpy(used)))
-            if progress:
-                progress.add(len(outputs[-1]))
-        return np.concatenate(outputs), nfe
+
+        def build():
+            def run(x, labels):
+                def velocity(x, t):
+                    return self.velocity(x, t, labels)
+
+                if solver == "rk45":
+                    return sample_rk45(velocity, x, t_start, t_end, rtol=rtol, atol=atol)
+                method, evaluations = FIXED_STEP_SOLVERS[solver]
+                return method(velocity, x, uniform_times(steps, t_start, t_end)), ops.convert_to_tensor(
+                    steps * evaluations)
+            return run
+
+        run = self.inference_fn(("ode", solver, steps, rtol, atol, t_start, t_end), build)
+        return self.run_batched(run, (x, labels), batch_size, verbose=verbose)
 
     def sample(self, num=None, *, steps=50, solver="euler", seed=None, noise=None, labels=None,
                batch_size=256, rtol=1e-5, atol=1e-5, raw=False, return_nfe=False, verbose=False):
@@ -142,52 +137,21 @@ class RectifiedFlow(GenerativeModel):
         labels = self.check_labels(labels, len(x))
         return self._integrate(x, labels, solver, steps, rtol, atol, 1.0, 0.0, batch_size, False)[0]
 
-    def log_prob(self, x, *, exact=None, seed=0, labels=None, batch_size=64, rtol=1e-5, atol=1e-5):
-        """log-density of model-space `x` in nats per example, through the
-        probability-flow ODE (RK45). `exact=None` uses the exact divergence up to 32
-        dimensions and Hutchinson's estimator (Rademacher probes from `seed`) above."""
-        x = np.asarray(ops.convert_to_numpy(x), "float32")
-        if x.shape[1:] != self.data_shape:
-            raise ValueError(f"`x` must have shape (N, {', '.join(map(str, self.data_shape))}); "
-                             f"received {x.shape}.")
-        exact = self.num_dims <= 32 if exact is None else exact
-        labels = self.check_labels(labels, len(x))
-        probes = None if exact else ops.convert_to_numpy(rademacher_like(x, seed))
+    def decode(self, noise, *, steps=50, solver="euler", labels=None, batch_size=256, rtol=1e-5, atol=1e-5):
+        """Integrate noise to model-space data (t=0 -> t=1): `sample(noise=..., raw=True)`."""
+        return self.sample(noise=noise, steps=steps, solver=solver, labels=labels, batch_size=batch_size,
+                           rtol=rtol, atol=atol, raw=True)
 
-        def build():
-            def run(x, probes, labels):
-                return ode_log_likelihood(lambda x, t: self.velocity(x, t, labels), x,
-                                          probes=probes, rtol=rtol, atol=atol)
-            return run
-
-        run = self.inference_fn(("log_prob", exact, rtol, atol), build)
-        out = []
-        for start in range(0, len(x), batch_size):
-            end = start + batch_size
-            log_p, nfe = run(x[start:end], None if probes is None else probes[start:end],
-                             None if labels is None else labels[start:end])
-            check_rk45_finished(ops.convert_to_numpy(nfe))
-            out.append(ops.convert_to_numpy(log_p))
-        return np.concatenate(out)
-
-    bits_per_dim_method = ("probability-flow ODE likelihood (RK45, Hutchinson trace estimator) of uniformly "
-                           "dequantized images")
-
-    def bits_per_dim(self, images, *, seed=0, exact=False, labels=None, batch_size=64,
-                     rtol=1e-5, atol=1e-5):
-        """Bits/dim of uint8 images: uniform dequantization (u + U[0,1)) / 256 with
-        `seed`, mapped to [-1, 1], likelihood through the ODE, and the log-det of that
-        rescaling counted. An upper bound on the discrete model's bits/dim.
+    def bits_per_dim(self, images, *, seed=0, exact=False, labels=None, batch_size=64, rtol=1e-5, atol=1e-5):
+        """Bits/dim of uint8 images through the probability-flow ODE: uniform
+        dequantization with `seed`, mapped to [-1, 1], the rescaling's log-det counted.
+        An upper bound on the discrete model's bits/dim.
 
         Returns:
             `(N,)` bits/dim per image; papers report the mean.
         """
-        images = self.check_images(images)
-        x = 2.0 * datasets.dequantize(images, seed=seed) - 1.0
-        log_p = self.log_prob(x, exact=exact, seed=seed, labels=labels, batch_size=batch_size,
-                              rtol=rtol, atol=atol)
-        return metrics.bits_per_dim(log_p, self.num_dims,
-                                    metrics.uint8_to_model_space_log_det(self.num_dims))
+        return self.ode_bits_per_dim(images, seed=seed, exact=exact, labels=labels, batch_size=batch_size,
+                                     rtol=rtol, atol=atol)
 
     # Reflow and distillation ----------------------------------------------------------
 
@@ -216,54 +180,30 @@ class RectifiedFlow(GenerativeModel):
         return float(np.mean(ops.convert_to_numpy(run(noise, labels))))
 
     def get_config(self):
-        return {**super().get_config(), "time_distribution": self.time_distribution}
+        return {**super().get_config(), "time_distribution": self.time_distribution, "ema_decay": self.ema_decay}
 
 
 # Named configs ---------------------------------------------------------------------------
 
 def _rectified_flow(network, data_shape=(32, 32, 3), **kwargs):
-    from zoo.networks import MLP, UNet
-
-    builders = {"unet": UNet, "mlp": MLP}
-    kind, network_kwargs = network
-    return RectifiedFlow(builders[kind](**network_kwargs), data_shape, **kwargs)
+    return RectifiedFlow(backbone(network), data_shape, **kwargs)
 
 
-def _register():
-    from zoo.registry import register_config
-
-    unet = dict(attention_resolutions=(16,), num_heads=1)
-    register_config(
-        "rectified_flow_tiny", _rectified_flow, "Tiny U-Net (tests, smoke runs); 16x16x3 default.",
-        network=("unet", dict(base_channels=16, channel_mults=(1, 2), num_res_blocks=1,
-                              attention_resolutions=(8,), groups=8)), data_shape=(16, 16, 3))
-    # Sized for 2 CPU cores: ~30 CIFAR images/s training on PyTorch (64 channels: ~10/s).
-    register_config(
-        "rectified_flow_small", _rectified_flow,
-        "U-Net sized for CPU training (CIFAR-10 / MNIST): 32 channels, mults 1-2-2, 2 blocks (1.6M).",
-        network=("unet", dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=2,
-                              attention_resolutions=(8,), dropout=0.1, groups=8)))
-    register_config(
-        "rectified_flow_mnist", _rectified_flow,
-        "U-Net for 28x28x1 digits trained on 2 CPU cores: 16 channels, mults 1-2-4, 1 block (0.69M).",
-        network=("unet", dict(base_channels=16, channel_mults=(1, 2, 4), num_res_blocks=1,
-                              attention_resolutions=(7,), groups=8)), data_shape=(28, 28, 1))
-    # Trained on a lent GPU, sampled on CPUs: 14 MiB of float32 weights (the bundle's
-    # 16 MiB cap) and ~2.2x the small model's sampling cost, so a 64-image grid at 20
-    # Euler steps stays under a minute on 2 cores.
-    register_config(
-        "rectified_flow_medium", _rectified_flow,
-        "U-Net for CIFAR-10 trained on one GPU, sampled on CPUs: 48 channels, mults 1-2-2, 2 blocks (3.6M).",
-        network=("unet", dict(base_channels=48, channel_mults=(1, 2, 2), num_res_blocks=2,
-                              attention_resolutions=(8,), dropout=0.1, groups=8)))
-    register_config(
-        "rectified_flow_base", _rectified_flow,
-        "DDPM++-size U-Net for CIFAR-10 on a GPU: 128 channels, mults 1-2-2-2, 2 blocks (~36M).",
-        network=("unet", dict(base_channels=128, channel_mults=(1, 2, 2, 2), num_res_blocks=2,
-                              dropout=0.1, **unet)))
-    register_config(
-        "rectified_flow_mlp", _rectified_flow, "MLP for 2-D toy data (moons, 8 Gaussians ...).",
-        network=("mlp", dict(hidden=128, depth=3, embedding_dim=32)), data_shape=(2,))
-
-
-_register()
+register_config("rectified_flow_tiny", _rectified_flow, "Tiny U-Net (tests, smoke runs); 16x16x3 default.",
+                network=("unet", UNET["tiny"]), data_shape=(16, 16, 3))
+register_config("rectified_flow_small", _rectified_flow,
+                "U-Net sized for CPU training (CIFAR-10 / MNIST): 32 channels, mults 1-2-2, 2 blocks (1.6M).",
+                network=("unet", UNET["small"]))
+register_config("rectified_flow_mnist", _rectified_flow,
+                "U-Net for 28x28x1 digits trained on 2 CPU cores: 16 channels, mults 1-2-4, 1 block (0.69M).",
+                network=("unet", UNET["mnist"]), data_shape=(28, 28, 1))
+# Trained on a lent GPU, sampled on CPUs: a 64-image grid at 20 Euler steps stays under
+# a minute on 2 cores.
+register_config("rectified_flow_medium", _rectified_flow,
+                "U-Net for CIFAR-10 trained on one GPU, sampled on CPUs: 48 channels, mults 1-2-2, 2 blocks (3.6M).",
+                network=("unet", UNET["medium"]))
+register_config("rectified_flow_base", _rectified_flow,
+                "DDPM++-size U-Net for CIFAR-10 on a GPU: 128 channels, mults 1-2-2-2, 2 blocks (~36M).",
+                network=("unet", UNET["base"]))
+register_config("rectified_flow_mlp", _rectified_flow, "MLP for 2-D toy data (moons, 8 Gaussians ...).",
+                network=("mlp", MLP_SIZES["toy"]), data_shape=(2,))

@@ -1,10 +1,14 @@
-"""Backbones: `network(x, t, labels=None) -> tensor shaped like x` (and `ResNet(x) -> logits`,
-`MLPClassifier` / `UNetEncoder(x, t) -> logits`).
-No loss, no sampling."""
+"""Backbones: a network maps its inputs to one tensor (or a pair), with no loss and no
+sampling loop. `UNet` / `MLP(x, t, labels=None)`: a velocity, noise or data estimate
+shaped like x (`MLP(output_dim=...)`: another width); `ResNet(x)` and
+`MLPClassifier` / `UNetEncoder(x, t)`: logits; `MultiScaleFlow(x) -> (z, log_det)` and
+`(z, inverse=True) -> (x, log_det)`: a normalizing flow's bijection. Named sizes:
+`zoo.networks.sizes`."""
 
 from zoo.networks.classifiers import MLPClassifier, UNetEncoder
+from zoo.networks.flow import MultiScaleFlow
 from zoo.networks.mlp import MLP
 from zoo.networks.resnet import PreActBlock, ResNet
 from zoo.networks.unet import UNet
 
-__all__ = ["MLP", "MLPClassifier", "PreActBlock", "ResNet", "UNet", "UNetEncoder"]
+__all__ = ["MLP", "MLPClassifier", "MultiScaleFlow", "PreActBlock", "ResNet", "UNet", "UNetEncoder"]

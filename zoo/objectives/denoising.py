@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.backend import keyed_normal
+
 PARAMETERIZATIONS = ("eps", "x0", "v", "edm")
 
 
@@ -103,8 +105,6 @@ def variational_bound(denoise, data, alpha_bars, variances, key, decoder="discre
     the same N evaluations (the reverse mean does not depend on the variance), shape
     `(V, batch)`; `(N,)` gives `(batch,)`.
     """
-    from zoo.backend import keyed_normal
-
     alpha_bars, variances = np.asarray(alpha_bars, "float64"), np.asarray(variances, "float64")
     single = variances.ndim == 1
     variances = np.atleast_2d(variances)  # (V, N)
