@@ -14,6 +14,7 @@ from keras import ops
 
 from zoo import datasets, metrics
 from zoo.backend import vjp
+from zoo.checks import check_batch_size, check_positive
 from zoo.samplers.ode import sample_rk45
 
 
@@ -108,7 +109,9 @@ class ProbabilityFlowLikelihood:
         """log-density of model-space `x` in nats per example, through the
         probability-flow ODE (RK45). `exact=None` uses the exact divergence up to 32
         dimensions and Hutchinson's estimator (Rademacher probes from `seed`) above."""
-        x = self.check_array(x)
+        x = self.check_array(x)  # NaN or inf is refused here, before the solver runs
+        rtol, atol = check_positive(rtol, "rtol"), check_positive(atol, "atol")
+        batch_size = check_batch_size(batch_size)
         exact = self.num_dims <= 32 if exact is None else exact
         labels = self.check_labels(labels, len(x))
         probes = None if exact else ops.convert_to_numpy(rademacher_like(x, seed))

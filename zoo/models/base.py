@@ -44,6 +44,7 @@ example, `tests/test_base.py` builds a two-network GAN and an encoder from it):
 
 import dataclasses
 import math
+import numbers
 
 import keras
 import numpy as np
@@ -51,6 +52,7 @@ from keras import ops
 
 from zoo import datasets
 from zoo.backend import compile_function
+from zoo.checks import MAX_OUTPUT_BYTES, check_batch_size, check_finite_rows
 from zoo.registry import did_you_mean
 from zoo.samplers.ode import check_rk45_finished
 
@@ -360,13 +362,30 @@ class ZooModel(keras.Model):
             raise ValueError(f"`{name}` must be float data in model space; received dtype {data.dtype}. "
                              "Convert uint8 images with `zoo.datasets.to_model_space(images)`.")
 
-    def check_array(self, x, name="x", shape=None):
-        """User data `(N, *shape)` (default: `data_shape`, in model space) -> float32 NumPy."""
+    def check_array(self, x, name="x", shape=None, finite=True):
+        """User data `(N, *shape)` (default: `data_shape`, in model space) -> float32 NumPy;
+        with `finite`, NaN or inf anywhere is a ValueError (before any solver runs)."""
         shape = self.data_shape if shape is None else tuple(shape)
         x = np.asarray(ops.convert_to_numpy(x))
         if x.ndim != len(shape) + 1 or x.shape[1:] != shape:
             raise ValueError(f"`{name}` must have shape (N, {', '.join(map(str, shape))}); received {x.shape}.")
-        return x.astype("float32")
+        x = x.astype("float32")  # (values past float32's range become inf here, and are caught)
+        if finite:
+            check_finite_rows(x, name)
+        return x
+
+    def check_num(self, num, name="num"):
+        """`num` examples to draw: an int >= 1 whose float32 output (`data_shape` each)
+        stays within `MAX_OUTPUT_BYTES`."""
+        if num is None or isinstance(num, (bool, np.bool_)) or not isinstance(num, numbers.Integral) or num < 1:
+            raise ValueError(f"`{name}` must be an integer >= 1 when `noise` is not given. Received: {num!r}")
+        size = int(num) * self.num_dims * 4
+        if size > MAX_OUTPUT_BYTES:
+            most = MAX_OUTPUT_BYTES // (self.num_dims * 4)
+            raise ValueError(f"`{name}`={num} examples of shape {self.data_shape} would make "
+                             f"{size / 2**30:.1f} GiB of float32 output, over the {MAX_OUTPUT_BYTES // 2**30} GiB "
+                             f"a single call makes; draw at most {most} at a time.")
+        return int(num)
 
     def check_images(self, images, name="images"):
         """Validate uint8 images `(N, *data_shape)` given by a user; returns NumPy uint8."""
@@ -411,14 +430,13 @@ class ZooModel(keras.Model):
         """Starting points of sampling: the given `noise` (checked) or `num` fresh draws
         of `prior_sample` from `seed` (same seed, same backend -> same noise)."""
         if noise is None:
-            if num is None or isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-                raise ValueError(f"`num` must be an integer >= 1 when `noise` is not given. Received: {num!r}")
+            num = self.check_num(num)
             draw_seed = self.seed_generator if seed is None else seed
-            return np.asarray(ops.convert_to_numpy(self.prior_sample((int(num), *self.noise_shape), draw_seed)),
+            return np.asarray(ops.convert_to_numpy(self.prior_sample((num, *self.noise_shape), draw_seed)),
                               "float32")
         noise = self.check_array(noise, "noise", self.noise_shape)
-        if not np.all(np.isfinite(noise)):
-            raise ValueError("`noise` contains NaN or infinite values.")
+        if not len(noise):
+            raise ValueError("`noise` holds 0 examples; give at least one starting point (or `num`).")
         if num is not None and num != len(noise):
             raise ValueError(f"`num`={num} disagrees with `noise` holding {len(noise)} examples; pass one.")
         return noise
@@ -457,6 +475,7 @@ class ZooModel(keras.Model):
             `(outputs, nfe)`: the concatenated NumPy outputs and the largest NFE (None
             when `run` returns no NFE).
         """
+        batch_size = check_batch_size(batch_size)
         total = next(len(a) for a in inputs if a is not None)
         progress = keras.utils.Progbar(total, unit_name="example") if verbose else None
         outputs, nfe = [], None

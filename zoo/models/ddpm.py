@@ -12,6 +12,7 @@ from keras import ops
 
 from zoo import datasets, schedules
 from zoo.backend import keyed_normal
+from zoo.checks import check_batch_size
 from zoo.models.diffusion import SOLVERS, Diffusion, config_builder
 from zoo.networks.sizes import MLP_SIZES, UNET
 from zoo.objectives.denoising import variational_bound
@@ -101,7 +102,8 @@ class DDPM(Diffusion):
         """Monte Carlo estimate of Gamma_n = E ||eps_hat(x_n, n)||^2 / d at every step n
         from model-space training `data` (Bao et al. 2022, eq. 8), stored in the
         `gammas` weight (saved with the checkpoint). Returns the `(N,)` values."""
-        data = np.asarray(data, "float32")[:num]
+        data = self.check_array(np.asarray(data)[:num], "data")
+        batch_size = check_batch_size(batch_size)
         key = self._key(seed)
 
         def build():
@@ -170,7 +172,8 @@ class DDPM(Diffusion):
         them, giving `{name: (N,)}` from one pass of network evaluations (the bounds then
         share their noise draws, so their differences are measured without that noise)."""
         names = (variance,) if isinstance(variance, str) else tuple(variance)
-        x = np.asarray(ops.convert_to_numpy(x), "float32")
+        x = self.check_array(x)  # NaN or inf is refused here, before the network runs
+        batch_size = check_batch_size(batch_size)
         labels = self.check_labels(labels, len(x))
         variances = np.stack([self.reverse_variances(name) for name in names])
         key = self._key(seed)

@@ -16,6 +16,7 @@ from keras import ops
 
 from zoo import schedules
 from zoo.likelihood import ProbabilityFlowLikelihood, standard_normal_log_prob
+from zoo.checks import check_batch_size, check_finite, check_positive
 from zoo.models.base import Interface, ZooModel
 from zoo.models.noisy_classifier import NoisyClassifier
 from zoo.networks.sizes import MLP_SIZES, UNET, backbone
@@ -165,10 +166,12 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
             raise ValueError(f"`eta` must be a number in [0, 1]. Received: eta={eta!r}")
         if eta and solver != "ddim":
             raise ValueError(f"`eta` only applies to solver='ddim'; received eta={eta} with solver={solver!r}.")
+        churn = check_finite(churn, "churn")
         if churn < 0 or (churn and solver != "heun"):
             raise ValueError(f"`churn` must be >= 0 and only applies to solver='heun'. Received: {churn}")
         if variance not in ("beta_tilde", "beta"):
             raise ValueError(f"`variance` must be 'beta_tilde' or 'beta'. Received: {variance!r}")
+        snr, rtol, atol = check_positive(snr, "snr"), check_positive(rtol, "rtol"), check_positive(atol, "atol")
         if clip_denoised is None:
             clip_denoised = self.clip_denoised_default and self.is_image
         if clip_denoised and not self.is_image:
@@ -212,6 +215,8 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
             uint8 images (float32 points), and the NFE if `return_nfe`.
         """
         solver = self.check_solver(self.default_solver if solver is None else solver)
+        guidance = check_finite(guidance, "guidance")
+        batch_size = check_batch_size(batch_size)
         if solver != "rk45":
             steps = schedules.check_steps(self.default_steps if steps is None else steps)
         options = self._solver_options(solver, eta=eta, churn=churn, variance=variance, snr=snr, rtol=rtol,
@@ -280,7 +285,10 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
         if solver not in ("ddim", "rk45"):
             raise ValueError(f"`solver` for encode must be 'ddim' or 'rk45'. Received: {solver!r}")
         steps = None if solver == "rk45" else schedules.check_steps(self.default_steps if steps is None else steps)
-        x = np.asarray(ops.convert_to_numpy(x), "float32")
+        guidance = check_finite(guidance, "guidance")
+        rtol, atol = check_positive(rtol, "rtol"), check_positive(atol, "atol")
+        batch_size = check_batch_size(batch_size)
+        x = self.check_array(x)  # NaN or inf is refused here, before the solver runs
         labels = self.check_labels(labels, len(x))
 
         def build():

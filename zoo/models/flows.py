@@ -25,6 +25,7 @@ from keras import ops
 
 from zoo import datasets, metrics
 from zoo.likelihood import image_bits_per_dim, standard_normal_log_prob
+from zoo.checks import check_batch_size, check_positive
 from zoo.models.base import Interface, ZooModel
 from zoo.networks.flow import glow_network, is_pre_contract_layout, nice_network, realnvp_network, to_current_layout
 from zoo.registry import register_config
@@ -149,6 +150,7 @@ class Flow(ZooModel):
     # Inference -------------------------------------------------------------------------
 
     def _run(self, key, fn, x, batch_size):
+        batch_size = check_batch_size(batch_size)
         return self.run_batched(self.inference_fn(key, lambda: fn), (x,), batch_size)[0]
 
     def log_prob(self, x, *, batch_size=256, rtol=None, atol=None):
@@ -220,9 +222,10 @@ class Flow(ZooModel):
             uint8 `(N, H, W, C)` images (float32 `(N, D)` for point data), and the NFE
             if `return_nfe`.
         """
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"`temperature` must be a number > 0 (1.0 samples the model itself). "
-                             f"Received: {temperature!r}")
+        try:
+            temperature = check_positive(temperature, "temperature")
+        except ValueError as error:
+            raise ValueError(f"{error} (1.0 samples the model itself)") from None
         if self.base == "uniform" and temperature != 1.0:
             raise ValueError(f"`temperature` must be 1.0 with the uniform base; received {temperature}.")
         check_steps(steps)  # unused: a flow samples in one pass

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.checks import check_batch_size, check_positive
 from zoo.models.base import Interface, ZooModel
 from zoo.networks import MLPClassifier, UNetEncoder
 from zoo.objectives.classification import class_labels, cross_entropy
@@ -121,8 +122,10 @@ class NoisyClassifier(ZooModel):
     def accuracy(self, data, labels, sigma, *, seed=0, batch_size=1024):
         """Top-1 accuracy on model-space `data` noised once at level `sigma` (float),
         the noise drawn from `seed`."""
-        data = self.check_array(data, "data")
+        data = self.check_array(data, "data")  # NaN or inf is refused here
         labels = self.check_labels(labels, len(data))
+        sigma = check_positive(sigma, "sigma")  # the network is conditioned on ln(sigma)
+        batch_size = check_batch_size(batch_size)
         noise = ops.convert_to_numpy(keras.random.normal(data.shape, seed=seed))
         run = self.inference_fn("predict", lambda: lambda x, sigma: ops.argmax(self.logits(x, sigma), axis=-1))
         sigma = np.float32(sigma)

@@ -11,6 +11,7 @@ from keras import ops
 
 from zoo import metrics
 from zoo.likelihood import ProbabilityFlowLikelihood, standard_normal_log_prob
+from zoo.checks import check_batch_size, check_positive
 from zoo.models.base import Interface, ZooModel
 from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.flow_matching import straight_path, velocity_loss
@@ -90,6 +91,8 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
     def _integrate(self, x, labels, solver, steps, rtol, atol, t_start, t_end, batch_size, verbose):
         self.check_solver(solver)
         steps = check_steps(steps) if solver != "rk45" else None
+        rtol, atol = check_positive(rtol, "rtol"), check_positive(atol, "atol")
+        batch_size = check_batch_size(batch_size)
 
         def build():
             def run(x, labels):
@@ -133,7 +136,7 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
     def encode(self, x, *, steps=50, solver="euler", labels=None, batch_size=256, rtol=1e-5, atol=1e-5):
         """Integrate model-space data back to noise (t=1 -> t=0); `sample(noise=encode(x))`
         reconstructs x up to the solver's error."""
-        x = np.asarray(ops.convert_to_numpy(x), "float32")
+        x = self.check_array(x)
         labels = self.check_labels(labels, len(x))
         return self._integrate(x, labels, solver, steps, rtol, atol, 1.0, 0.0, batch_size, False)[0]
 
