@@ -184,3 +184,41 @@ def test_a_compiled_model_is_saved_without_its_optimizer(tmp_path):
     for saved, trained in zip(zoo.load(directory).get_weights(), flow.get_weights()):
         np.testing.assert_array_equal(saved, trained)
     assert flow.optimizer is not None  # the model being trained keeps its optimizer
+
+
+@pytest.fixture(scope="module")
+def saved_checkpoint(tmp_path_factory):
+    return zoo.save_checkpoint(_model(), tmp_path_factory.mktemp("saved") / "ck")
+
+
+UNKNOWN_CLASS = {"module": "zoo.models", "class_name": "NoSuchFlow", "config": {},
+                 "registered_name": "zoo>NoSuchFlow"}
+
+
+@pytest.mark.parametrize("file, content, problem", [
+    ("config.json", {}, "no `class_name`"),
+    ("config.json", [], "not an array"),
+    ("config.json", None, "not null"),
+    ("config.json", "RectifiedFlow", "not a string"),
+    ("config.json", 3, "not a number"),
+    ("config.json", UNKNOWN_CLASS, "'zoo>NoSuchFlow' model that cannot be built"),
+    ("metadata.json", [], "not an array"),
+    ("metadata.json", None, "not null"),
+    ("metadata.json", "x", "not a string"),
+    ("metadata.json", 1, "not a number"),
+    ("metadata.json", {"format_version": "1"}, "`format_version` must be an integer"),
+    ("metadata.json", {"format_version": 1.5}, "`format_version` must be an integer"),
+    ("metadata.json", {"format_version": None}, "`format_version` must be an integer"),
+])
+def test_valid_json_of_the_wrong_shape_is_a_checkpoint_error(saved_checkpoint, tmp_path, file, content,
+                                                            problem):
+    import shutil
+
+    from zoo.checkpoint import load_checkpoint
+
+    path = shutil.copytree(saved_checkpoint, tmp_path / "ck")
+    (path / file).write_text(json.dumps(content))
+    for load in (zoo.load, load_checkpoint):
+        with pytest.raises(CheckpointError) as info:
+            load(path)
+        assert str(path / file) in str(info.value) and problem in str(info.value)

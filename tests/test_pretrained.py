@@ -279,3 +279,49 @@ def test_bundle_script_updates_the_metrics_of_a_bundled_entry(registry, checkpoi
     with pytest.raises(SystemExit):
         script.main(["no-such-model", "--update-metrics", str(report)])
     assert "'no-such-model' is not in" in capsys.readouterr().err
+
+
+def test_a_same_named_directory_in_the_cwd_never_stands_in_for_a_registered_name(
+        registry, checkpoint, expected, no_load, tmp_path, monkeypatch):
+    mirror, _ = bundle(registry, checkpoint)
+    impostor = zoo.create("rectified_flow_mlp", seed=1, ema_decay=None)
+    work = tmp_path / "work"
+    zoo.save_checkpoint(impostor, work / NAME)
+    zoo.save_checkpoint(impostor, work / "my-run")
+    monkeypatch.chdir(work)
+    loaded = zoo.load(NAME)
+    assert loaded.checkpoint_dir == mirror and no_load == [mirror]
+    np.testing.assert_array_equal(sample(loaded), expected)
+    assert pretrained.resolve(NAME) == mirror
+    # Written as a path, the local directory is what loads (unverified, as any directory).
+    for path in (f"./{NAME}", Path(NAME), str(work / NAME)):
+        np.testing.assert_array_equal(sample(zoo.load(path)), sample(impostor))
+    # The name stays pinned: a corrupt bundled copy is refused, not swapped for ./NAME.
+    (mirror / "model.weights.h5").write_bytes(b"!")
+    with pytest.raises(ChecksumError):
+        zoo.load(NAME)
+    # An unregistered bare name is a name, and the error says how to load the directory.
+    with pytest.raises(ValueError, match=r"Unknown model 'my-run'.*'\./my-run'"):
+        zoo.load("my-run")
+    np.testing.assert_array_equal(sample(zoo.load("./my-run")), sample(impostor))
+
+
+def test_an_empty_name_is_a_value_error(registry, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("", "  "):
+        with pytest.raises(ValueError, match="Empty model name"):
+            zoo.load(name)
+        with pytest.raises(ValueError, match="Empty model name"):
+            pretrained.resolve(name)
+
+
+def test_two_different_revisions_for_an_hf_uri_are_refused(monkeypatch):
+    asked = []
+    monkeypatch.setattr(hub, "download_checkpoint", lambda repo_id, revision=None, **kw:
+                        asked.append((repo_id, revision)) or Path("unused"))
+    with pytest.raises(ValueError, match=r"'hf://x/y@a'.*revision 'a'.*revision='b'"):
+        pretrained.resolve("hf://x/y@a", revision="b")
+    assert asked == []
+    pretrained.resolve("hf://x/y@a", revision="a")  # the same revision twice is fine
+    pretrained.resolve("hf://x/y", revision="b")
+    assert asked == [("x/y", "a"), ("x/y", "b")]

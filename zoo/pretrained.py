@@ -4,6 +4,7 @@ shipped in the package), the bundled mirror, the Hugging Face cache and the Hub.
 import functools
 import json
 import math
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -160,45 +161,80 @@ def get_entry(name):
     """The `checkpoints.json` entry for `name`, or a ValueError with close matches."""
     entries = registry()["checkpoints"]
     if name not in entries:
+        local = (f" A directory {name!r} exists here: a directory is loaded only when written as a "
+                 f"path, './{name}'." if _is_local_dir(name) else "")
         raise ValueError(
             f"Unknown model {name!r}.{did_you_mean(name, entries)} Registered: "
-            f"{', '.join(sorted(entries))}. Also accepted: a checkpoint directory path, or "
-            "'hf://owner/repo' for any zoo-format repository on the Hugging Face Hub.")
+            f"{', '.join(sorted(entries))}. Also accepted: a checkpoint directory written as a path "
+            f"('./dir', '/abs/dir', a pathlib.Path), or 'hf://owner/repo' for any zoo-format "
+            f"repository on the Hugging Face Hub.{local}")
     return entries[name]
 
 
-def resolve(name_or_path, revision=None):
-    """Local directory holding the checkpoint, verified against checkpoints.json when it
-    is a registered name. Order: a directory path; `hf://owner/repo[@revision]`; the
-    bundled mirror (pinned revision only); the Hugging Face cache; a Hub download."""
+def _is_local_dir(text):
+    try:
+        return Path(text).is_dir()
+    except (OSError, ValueError):  # a name too long or otherwise no path at all
+        return False
+
+
+def _is_path(name_or_path):
+    """Whether the argument is clearly a file-system path rather than a checkpoint name,
+    so that a directory named like a registered checkpoint never stands in for it."""
+    if isinstance(name_or_path, os.PathLike):
+        return True
     text = str(name_or_path)
-    if text.startswith("hf://"):
+    separators = {"/", os.sep, os.altsep} - {None}
+    return (text in (".", "..") or text.startswith("~")
+            or any(sep in text for sep in separators))
+
+
+def _locate(name_or_path, revision=None):
+    """`(directory, entry)`: where the checkpoint lies, and its checkpoints.json entry
+    when `name_or_path` is a registered name (else None)."""
+    text = str(name_or_path)
+    if not isinstance(name_or_path, os.PathLike) and text.startswith("hf://"):
         repo_id, _, at = text[5:].partition("@")
-        return hub.download_checkpoint(repo_id, revision=revision or at or None)
-    path = Path(text).expanduser()
-    if path.is_dir():
-        return path
-    if "/" in text or text.startswith("."):
+        if at and revision is not None and revision != at:
+            raise ValueError(f"{text!r} asks for revision {at!r} but revision={revision!r} was also "
+                             "given; pass one of them.")
+        return hub.download_checkpoint(repo_id, revision=revision or at or None), None
+    if _is_path(name_or_path):
+        path = Path(text).expanduser()
+        if path.is_dir():
+            return path, None
         hint = f" For a Hub repository write 'hf://{text}'." if _REPO_ID.fullmatch(text) else ""
         raise FileNotFoundError(f"No checkpoint directory at {path}.{hint}")
+    if not text.strip():
+        raise ValueError("Empty model name: give a registered name (zoo.list_models()), a "
+                         "checkpoint directory such as './dir', or 'hf://owner/repo'.")
     entry = get_entry(text)
     pinned = entry["hub"]["revision"]
     files = entry["files"]
     mirror = MIRROR_DIR / text
     if revision in (None, pinned) and mirror.is_dir():
         hub.verify_files(mirror, files["sha256"], files.get("size"))
-        return mirror
+        return mirror, entry
     pinned_request = revision in (None, pinned)
     return hub.download_checkpoint(
         entry["hub"]["repo_id"], revision=revision or pinned,
         sha256=files["sha256"] if pinned_request else None,
-        sizes=files.get("size") if pinned_request else None)
+        sizes=files.get("size") if pinned_request else None), entry
+
+
+def resolve(name_or_path, revision=None):
+    """Local directory holding the checkpoint. A registered name always means its pinned,
+    sha256-verified files (the bundled mirror, else the Hugging Face cache, else a Hub
+    download), even when a directory of that name lies in the working directory; a
+    directory is taken only when written as a path (`./dir`, `/abs`, `~/dir`, `a/b`, a
+    `pathlib.Path`); `hf://owner/repo[@revision]` is any Hub repository, unverified."""
+    return _locate(name_or_path, revision)[0]
 
 
 def load(name_or_path, revision=None):
     """Load a trained model: a registered name (`zoo.list_models()`), a checkpoint
-    directory, or `hf://owner/repo`. Every file of a registered checkpoint is checked
-    against its sha256 before it is read.
+    directory written as a path (`"./dir"`, or a `pathlib.Path`), or `hf://owner/repo`.
+    Every file of a registered checkpoint is checked against its sha256 before it is read.
 
     Args:
         name_or_path: str or path.
@@ -207,12 +243,8 @@ def load(name_or_path, revision=None):
     Returns:
         A ready `keras.Model` (sampling works at once; `fit` after `compile`).
     """
-    directory = resolve(name_or_path, revision)
-    name = str(name_or_path)
-    family = None
-    if not name.startswith("hf://") and not Path(name).expanduser().is_dir():
-        family = get_entry(name)["family"]
-    model = load_checkpoint(directory, family=family)
+    directory, entry = _locate(name_or_path, revision)
+    model = load_checkpoint(directory, family=entry["family"] if entry else None)
     model.checkpoint_dir = Path(directory)
     return model
 

@@ -3,7 +3,11 @@ atomically every epoch (weights, optimizer, EMA, seeds, history), and the export
 inference checkpoint at the end. A killed run continues where it stopped."""
 
 import contextlib
+import functools
 import json
+import os
+import socket
+import sys
 import time
 from pathlib import Path
 
@@ -12,10 +16,11 @@ import numpy as np
 from keras import ops
 
 from zoo import datasets
-from zoo.checkpoint import save_checkpoint, write_atomically
+from zoo.checks import check_finite_rows
+from zoo.checkpoint import recover, save_checkpoint, write_atomically
 from zoo.pretrained import load
 
-STATE_DIR, EXPORT_DIR = "state", "checkpoint"
+STATE_DIR, EXPORT_DIR, LOCK_FILE = "state", "checkpoint", ".lock"
 _DEADLINE = None  # set by `time_limit`: a time.monotonic() value, or None
 
 
@@ -48,6 +53,37 @@ class StopBeforeDeadline(keras.callbacks.Callback):
         self.longest = max(self.longest, now - self._start)
         if now + self.longest > self.deadline:
             self.model.stop_training = True
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; `fit` was stopped at that batch."""
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raise `NonFiniteLossError` at the first batch whose loss is NaN or inf.
+
+    Keras calls callbacks in list order and `on_train_batch_end` before
+    `on_epoch_end`, so placed before a per-epoch saver (`TrainingState`), it stops the
+    run before the epoch that went bad overwrites the last good state. (The logged loss
+    is the epoch's running mean, which stays non-finite from the bad batch on.)"""
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None:
+            return
+        loss = float(np.asarray(ops.convert_to_numpy(loss)))
+        if not np.isfinite(loss):
+            raise NonFiniteLossError(
+                f"The training loss is {loss} at epoch {self._epoch}, batch {batch}: training stopped there, "
+                "before the epoch's end, so its state was not saved over the last good one. Check the data "
+                "for NaN or inf, then try a lower learning rate or gradient clipping (`clipnorm`).")
 
 
 class ArrayBatches(keras.utils.PyDataset):
@@ -89,6 +125,11 @@ class ArrayBatches(keras.utils.PyDataset):
                              f"received data of shape {data.shape}.")
         if len(data) < batch_size:
             raise ValueError(f"`batch_size`={batch_size} is larger than the {len(data)} examples.")
+        # Refuse NaN / inf now: one bad row would otherwise turn the loss, then every
+        # weight, into NaN at whichever step first draws it.
+        for name, array in (("data", data), ("labels", labels), ("noise", noise)):
+            if array is not None:
+                check_finite_rows(array, name)
         self.data, self.labels, self.noise = data, labels, noise
         self.batch_size, self.flip, self.crop_padding, self.seed = batch_size, flip, crop_padding, seed
         self.dequantize = dequantize
@@ -211,20 +252,33 @@ def _state_path(workdir):
 
 
 def save_training_state(model, workdir, epoch, info):
-    """Write `workdir/state` atomically: weights with optimizer, seed state, progress."""
+    """Write `workdir/state` atomically: weights with optimizer, seed state, progress.
+    On a failed write (disk full, read-only) the previous state stays as it was and an
+    OSError names the workdir and the cause."""
     seed_state = ops.convert_to_numpy(model.seed_generator.state).tolist()
 
     def write(tmp):
         model.save_weights(tmp / "model.weights.h5")
         (tmp / "training.json").write_text(json.dumps({**info, "epoch": epoch, "seed_state": seed_state}, indent=2))
 
-    write_atomically(_state_path(workdir), write, overwrite=True)
+    try:
+        write_atomically(_state_path(workdir), write, overwrite=True)
+    except OSError as err:
+        raise _os_error(err, f"Could not save the training state of epoch {epoch} in {workdir}: "
+                        f"{err.strerror or err}. The previous state there is unchanged; free space or fix "
+                        "the permissions, then rerun to resume from it.") from err
+
+
+def _os_error(err, message):
+    """An OSError with `err`'s errno (when it has one) and `message`."""
+    return OSError(err.errno, message) if err.errno is not None else OSError(message)
 
 
 def restore_training_state(model, workdir):
     """Load `workdir/state` into a compiled `model`; returns the saved progress dict
     (`{}` when starting fresh)."""
     state = _state_path(workdir)
+    recover(state)  # a run killed mid-swap left the state beside `state/`
     if not (state / "training.json").is_file():
         return {}
     if not model.optimizer.built:
@@ -293,10 +347,94 @@ class TrainingState(keras.callbacks.Callback):
         save_training_state(self.model, self.workdir, epoch + 1, info)
 
 
+class WorkdirLocked(RuntimeError):
+    """Another training run holds the workdir's lock (`workdir/.lock`)."""
+
+
+@contextlib.contextmanager
+def workdir_lock(workdir):
+    """Hold `workdir/.lock` (this PID and host, created with O_CREAT | O_EXCL) for the
+    block, so that a second run on the same workdir fails at once instead of both
+    overwriting one state; a lock whose process has died is taken over. Creating it
+    also checks, before any training, that the workdir is writable."""
+    workdir = Path(workdir)
+    path, owner = workdir / LOCK_FILE, f"{os.getpid()} {socket.gethostname()}\n"
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                break
+            except FileExistsError:
+                _check_holder(path)  # raises while held; removes a stale lock
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(owner)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        raise _os_error(err, f"The training workdir {workdir} is not writable: {err.strerror or err}. "
+                        "Pick another `workdir` or fix its permissions.") from err
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if path.read_text() == owner:
+                path.unlink()
+
+
+def _check_holder(path):
+    """Raise `WorkdirLocked` if the process named in the lock `path` runs; otherwise
+    (it died, or the lock lost its contents) remove the lock, with a note on stderr."""
+    for _ in range(20):  # a holder writes its PID just after creating the file
+        try:
+            fields = path.read_text().split()
+        except FileNotFoundError:
+            return
+        if fields:
+            break
+        time.sleep(0.05)
+    pid = int(fields[0]) if fields and fields[0].isdigit() else None
+    host = fields[1] if len(fields) > 1 else socket.gethostname()
+    if pid is not None and (host != socket.gethostname() or _process_runs(pid)):
+        where = "" if host == socket.gethostname() else f" on host {host}"
+        raise WorkdirLocked(
+            f"{path.parent} is in use by another training run (PID {pid}{where}, lock file {path}). "
+            f"Wait for it to finish, or if no such run exists, delete {path}.")
+    why = f"PID {pid} is no longer running" if pid is not None else "it names no process"
+    print(f"zoo: taking over the stale lock {path} ({why}).", file=sys.stderr)
+    path.unlink(missing_ok=True)
+
+
+def _process_runs(pid):
+    if os.name == "nt":
+        return True  # os.kill would terminate it there; keep the lock
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _locks_workdir(train):
+    """Run `train(..., workdir=...)` holding `workdir_lock(workdir)`."""
+    @functools.wraps(train)
+    def locked(*args, workdir, **kwargs):
+        with workdir_lock(workdir):
+            return train(*args, workdir=workdir, **kwargs)
+    return locked
+
+
+@_locks_workdir
 def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verbose="auto",
           metadata=None, resume_from=None):
     """Fit `model` on `batches` (an `ArrayBatches`) for `epochs` in total, resuming from
-    `workdir/state` if an earlier run left one, then export `workdir/checkpoint`.
+    `workdir/state` if an earlier run left one, then export `workdir/checkpoint`. Holds
+    `workdir/.lock` meanwhile (see `workdir_lock`): a second run on the same workdir
+    raises `WorkdirLocked`.
 
     Args:
         model: a zoo family model.
@@ -320,7 +458,8 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
     done = info.pop("epoch", 0)
     info["epochs_done"] = done
     if done < epochs:
-        callbacks = [TrainingState(workdir, info, batches), *callbacks]
+        # The NaN check first: an epoch whose loss went non-finite never overwrites the state.
+        callbacks = [StopOnNonFiniteLoss(), TrainingState(workdir, info, batches), *callbacks]
         if _DEADLINE is not None:
             callbacks.append(StopBeforeDeadline(_DEADLINE))
         # shuffle=False: the batches are already shuffled, deterministically; fit would
