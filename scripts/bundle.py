@@ -117,10 +117,9 @@ def main(argv=None):
     training = metadata.get("training", {})
     target = pretrained.MIRROR_DIR / args.name
     family = keras.saving.get_registered_object(f"zoo>{metadata['family']}")
-    generative = hasattr(family, "sample")  # classifiers, plain or noise-aware, draw no grid
-    if metadata["family"] == "NoisyClassifier" and not args.metrics_from:
-        parser.error("`zoo eval` has no metrics for a noise-aware classifier: measure them with "
-                     "scripts/guidance_moons.py --json and pass --metrics-from.")
+    generative = family.interface.can("sample")  # classifiers, plain or noise-aware, draw no grid
+    if family.interface.no_metrics and not args.metrics_from:
+        parser.error(f"{family.interface.no_metrics} Pass their JSON with --metrics-from.")
 
     def copy(tmp):
         for name in REQUIRED_FILES:

@@ -90,9 +90,25 @@ def test_sample_uses_the_recommended_sampler_of_a_registered_checkpoint(capsys, 
     status, out, _ = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--num", 4,
                              "--out", tmp_path / "x.npy")
     assert status == 0 and "NFE: 10" in out
-    status, out, _ = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--num", 4, "--steps", 3,
+    status, _, err = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--num", 4, "--steps", 3,
                              "--out", tmp_path / "x.npy")
-    assert status == 0 and "NFE: 3" in out
+    assert status == 2 and "x.npy exists; pass --force" in err  # refused before any work
+    status, out, _ = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--num", 4, "--steps", 3,
+                             "--out", tmp_path / "x.npy", "--force")
+    assert status == 0 and "NFE: 3" in out and np.load(tmp_path / "x.npy").shape == (4, 2)
+
+
+def test_an_unwritable_output_folder_is_refused_before_any_work(capsys, tmp_path, monkeypatch):
+    def nothing_to_load(name):
+        raise AssertionError("the model was loaded before the output path was checked")
+
+    monkeypatch.setattr(cli, "load_model", nothing_to_load)
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: False)  # root may write anywhere: mock it
+    status, _, err = run_cli(capsys, "sample", "rectified-flow-moons", "--out", tmp_path / "new" / "x.npy")
+    assert status == 2 and "is not writable" in err and str(tmp_path) in err
+    (tmp_path / "report.json").write_text("{}")
+    status, _, err = run_cli(capsys, "eval", "rectified-flow-moons", "--json", tmp_path / "report.json")
+    assert status == 2 and "report.json exists; pass --force" in err
 
 
 def test_sample_at_a_temperature_is_for_flows(capsys, tmp_path):

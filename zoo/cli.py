@@ -5,8 +5,8 @@
     zoo train RECIPE [--workdir DIR] [--epochs N] [--smoke]
     zoo eval NAME [--samplers euler:1,euler:10,rk45@200] [--num 1000] [--bpd-images 100] [--json PATH]
 
-NAME is a registered checkpoint (`zoo list`), a checkpoint directory or
-`hf://owner/repo`. The backend is Keras's: set `KERAS_BACKEND=jax|tensorflow|torch`.
+NAME is a registered checkpoint (`zoo list`), a checkpoint directory written as a
+path (`./dir`, `runs/x/checkpoint`, `/abs/dir`) or `hf://owner/repo`. The backend is Keras's: set `KERAS_BACKEND=jax|tensorflow|torch`.
 A user error (unknown name, missing dataset or file) prints one message, no
 traceback, and exits with status 2, like argparse's own usage errors.
 """
@@ -15,6 +15,7 @@ import argparse
 import importlib.util
 import json
 import math
+import os
 from pathlib import Path
 
 import keras
@@ -29,7 +30,9 @@ from zoo.registry import describe_configs, did_you_mean
 REPO_ROOT = Path(zoo.__file__).resolve().parents[1]
 # Errors that mean "the request cannot be served", not "zoo has a bug": their message
 # is the whole story (names, paths and fixes are in it), so no traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, ConnectionError)
+# OSError covers a full or read-only disk, a training failure covers a non-finite loss
+# and a workdir locked by another run.
+USER_ERRORS = (ValueError, OSError, training.NonFiniteLossError, training.WorkdirLocked)
 
 
 # Pictures ---------------------------------------------------------------------------------
@@ -142,7 +145,23 @@ def recommended_sampler(name):
             if k in ("steps", "solver")}
 
 
+def check_output(path, force):
+    """Before any work: the output `path` must not exist (unless `force`) and its folder
+    must be writable, so that a long run never ends in a lost result or a clobbered file."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists() and not force:
+        raise FileExistsError(f"{path} exists; pass --force to overwrite it, or choose another path.")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # write_samples creates the missing folders
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"Cannot write {path}: {folder} is not writable. Choose another path.")
+
+
 def cmd_sample(args):
+    check_output(args.out, args.force)
     model = load_model(args.name)
     if not model.interface.can("sample"):
         raise ValueError(f"{args.name} is a {type(model).__name__}, not a generative model: it has nothing to "
@@ -262,6 +281,7 @@ def eval_samplers(args):
 
 
 def cmd_eval(args):
+    check_output(args.json, args.force)
     model = load_model(args.name)
     options = {"samplers": eval_samplers(args), "num": args.num, "seed": args.seed,
                "bpd_images": args.bpd_images, "straightness_steps": args.straightness_steps,
@@ -331,6 +351,7 @@ def build_parser():
     sample.add_argument("--solver", help="euler, heun or rk45 (default: the checkpoint's recommended, else euler)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--out", default="grid.png", help="output .png (grid or point plot) or .npy")
+    sample.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     sample.add_argument("--rtol", type=float, help="rk45 relative tolerance")
     sample.add_argument("--atol", type=float, help="rk45 absolute tolerance")
     sample.add_argument("--batch-size", type=_positive, help="samples per compiled call")
@@ -380,6 +401,7 @@ def build_parser():
     evaluate.add_argument("--feature-network", metavar="CLASSIFIER",
                           help="classifier checkpoint for FD-classifier (default classifier-cifar for CIFAR-10)")
     evaluate.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
+    evaluate.add_argument("--force", action="store_true", help="overwrite --json if it exists")
 
     push = commands.add_parser("push", help="upload a checkpoint directory to the Hugging Face Hub")
     push.add_argument("directory", metavar="DIR", help="checkpoint directory (config.json ...)")
