@@ -22,11 +22,11 @@ EPOCHS = 80  # 8k steps: the loss flattens after ~5k
 SEED = 0
 
 
-def main(workdir="runs/rectified-flow-moons", epochs=EPOCHS, smoke=False):
+def main(workdir="runs/rectified-flow-moons", epochs=EPOCHS, smoke=False, resume_from=None):
     points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), verbose=2,
+                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/rectified_flow_moons.py", "dataset": "moons",
                            "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})

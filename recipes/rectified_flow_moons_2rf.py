@@ -23,13 +23,13 @@ EPOCHS = 60
 SEED = 1  # not 0: fresh noise, not the 1-RF's training draws
 
 
-def main(workdir="runs/rectified-flow-moons-2rf", epochs=EPOCHS, smoke=False, base=BASE):
+def main(workdir="runs/rectified-flow-moons-2rf", epochs=EPOCHS, smoke=False, base=BASE, resume_from=None):
     teacher = zoo.load(base)
     pairs = teacher.reflow_pairs(512 if smoke else NUM_PAIRS, solver="rk45", seed=SEED)
     model = teacher.copy(ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(pairs["data"], BATCH_SIZE, noise=pairs["noise"], seed=SEED,
                            steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), verbose=2,
+                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/rectified_flow_moons_2rf.py", "dataset": "moons",
                            "base": base, "pairs": NUM_PAIRS, "pair_solver": "rk45"})

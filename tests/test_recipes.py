@@ -31,11 +31,11 @@ def test_recipe_smoke_run_exports_a_checkpoint(recipe, tmp_path):
     model = zoo.load(tmp_path / "checkpoint")
     metadata = model.checkpoint_metadata
     assert metadata["recipe"] == f"recipes/{recipe.name}" and metadata["training"]["images_seen"] > 0
-    if isinstance(model, zoo.models.NoisyClassifier):  # logits of noisy data at a noise level
+    if model.interface.kind == "classifier" and not model.interface.can("features"):  # noisy data, a noise level
         logits = keras.ops.convert_to_numpy(model.logits(np.zeros((2, *model.data_shape), np.float32), 1.0))
         assert logits.shape == (2, model.num_classes) and np.all(np.isfinite(logits))
         return
-    if not hasattr(model, "sample"):  # a classifier: logits for uint8 images
+    if not model.interface.can("sample"):  # a classifier: logits for uint8 images
         images = np.zeros((2, *model.data_shape), np.uint8)
         logits = model.logits(images)
         assert logits.shape[0] == 2 and np.all(np.isfinite(logits))
@@ -50,3 +50,17 @@ def test_recipe_smoke_run_exports_a_checkpoint(recipe, tmp_path):
 def test_every_registered_checkpoint_has_its_recipe():
     recipes = {f"recipes/{p.name}" for p in RECIPES}
     assert {zoo.pretrained.get_entry(name)["recipe"] for name in zoo.list_models()} <= recipes
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_can_warm_start(recipe):
+    # `zoo train RECIPE --resume-from CHECKPOINT` passes `resume_from` to main().
+    assert "resume_from" in inspect.signature(load_recipe(recipe).main).parameters
+
+
+def test_a_recipe_without_warm_start_is_a_clear_cli_error(tmp_path, capsys):
+    recipe = tmp_path / "plain.py"
+    recipe.write_text("def main(workdir, epochs=1, smoke=False):\n    raise AssertionError('ran')\n")
+    with pytest.raises(SystemExit) as exit_info:
+        zoo.cli.main(["train", str(recipe), "--workdir", str(tmp_path / "run"), "--resume-from", "rectified-flow-moons"])
+    assert exit_info.value.code == 2 and "cannot warm-start" in capsys.readouterr().err

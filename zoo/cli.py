@@ -13,6 +13,7 @@ traceback, and exits with status 2, like argparse's own usage errors.
 
 import argparse
 import importlib.util
+import inspect
 import json
 import math
 import os
@@ -253,6 +254,9 @@ def cmd_train(args):
     recipe = load_recipe(path)
     workdir = Path(args.workdir or Path("runs") / path.stem.replace("_", "-"))
     kwargs = {"workdir": str(workdir), **_options(args, ("epochs", "resume_from"))}
+    if "resume_from" in kwargs and "resume_from" not in inspect.signature(recipe.main).parameters:
+        raise ValueError(f"Recipe {path} cannot warm-start: its main() takes no `resume_from`. Add the argument "
+                         "and pass it to `zoo.training.train(..., resume_from=resume_from)`.")
     if args.smoke:
         kwargs["smoke"] = True
     print(f"Recipe {path} -> {workdir} ({keras.backend.backend()} backend)")
