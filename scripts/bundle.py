@@ -38,7 +38,7 @@ from pathlib import Path
 import keras
 
 from zoo import cli, hub, pretrained
-from zoo.checkpoint import REQUIRED_FILES, write_atomically
+from zoo.checkpoint import MANIFEST_FILE, REQUIRED_FILES, write_atomically, write_manifest
 from zoo.pretrained import validate_entry
 
 ORG = "zoo-models"
@@ -132,10 +132,11 @@ def main(argv=None):
                       "--solver", args.solver, "--seed", "0", *extra, "--out", str(tmp / "samples.png")])
         for image in args.extra_images:
             shutil.copy2(image, tmp / image.name)
+        write_manifest(tmp)  # a copy of the directory verifies itself (zoo.load("./dir"))
 
     write_atomically(target, copy, overwrite=True)
     images = (["samples.png"] if generative else []) + [image.name for image in args.extra_images]
-    files = hub.file_table(target, [*REQUIRED_FILES, *images])
+    files = hub.file_table(target, [*REQUIRED_FILES, *images, MANIFEST_FILE])
     backend = args.backend or metadata.get("backend")
     entry = {
         "description": args.description,

@@ -36,7 +36,7 @@ Anything the stand-in does not implement (lfsFile operations, create_pr) is a 40
 
 For tests, `LocalHub` also has `stop()`/`start()` (connections refused in between, same port
 after), `tamper(repo_id, path, data, revision=...)` (storage corruption: new bytes, same
-ETag) and `requests` (a log of "METHOD /path"). The function-scoped `local_hub` fixture starts
+ETag), `read(repo_id, path, revision=...)` (the stored bytes) and `requests` (a log of "METHOD /path"). The function-scoped `local_hub` fixture starts
 one, points huggingface_hub at it with a fresh cache under tmp_path, and restores everything
 afterwards; see `point_client_at` for the constants it patches and why.
 """
@@ -110,6 +110,13 @@ class LocalHub:
             repo = self._repo(f"models/{repo_id}", authorized=True)
             oid, _ = repo["commits"][self._resolve(repo, revision)]["files"][path]
             (self.root / "blobs" / oid).write_bytes(data)
+
+    def read(self, repo_id, path, *, revision="main"):
+        """The stored bytes of `path` at `revision` (to restore after `tamper`)."""
+        with self.lock:
+            repo = self._repo(f"models/{repo_id}", authorized=True)
+            oid, _ = repo["commits"][self._resolve(repo, revision)]["files"][path]
+            return (self.root / "blobs" / oid).read_bytes()
 
     # Internals (called from handler threads, under self.lock).
 

@@ -14,7 +14,7 @@ import pytest
 
 import zoo
 from zoo import hub, pretrained
-from zoo.checkpoint import CheckpointError
+from zoo.checkpoint import CheckpointError, write_manifest
 from zoo.hub import ChecksumError, HubUnavailableError
 
 pytest.importorskip("huggingface_hub")
@@ -115,7 +115,7 @@ def test_push_register_load_at_pinned_revision(published, local_hub, model, expe
     revision = entry["hub"]["revision"]
     assert len(revision) == 40 and entry["family"] == "RectifiedFlow"
     assert entry["parameters"] == model.count_params()
-    assert set(entry["files"]["sha256"]) == {"config.json", "metadata.json", "model.weights.h5"}
+    assert set(entry["files"]["sha256"]) == {"config.json", "metadata.json", "model.weights.h5", "SHA256SUMS"}
     # main moves on; the registered name still loads the pinned commit.
     zoo.push_to_hub(zoo.create("rectified_flow_mlp", seed=1, ema_decay=None), REPO, name=NAME)
     loaded = zoo.load(NAME)
@@ -201,6 +201,7 @@ def test_newer_format_is_refused(checkpoint, tmp_path):
     metadata = json.loads((newer / "metadata.json").read_text())
     metadata.update(format_version=99, zoo_version="9.0.0")
     (newer / "metadata.json").write_text(json.dumps(metadata))
+    write_manifest(newer)  # as a newer zoo would have saved it
     with pytest.raises(CheckpointError, match=r"zoo 9\.0\.0 in checkpoint format 99.*Upgrade zoo"):
         zoo.load(newer)
 
@@ -325,3 +326,93 @@ def test_two_different_revisions_for_an_hf_uri_are_refused(monkeypatch):
     pretrained.resolve("hf://x/y@a", revision="a")  # the same revision twice is fine
     pretrained.resolve("hf://x/y", revision="b")
     assert asked == [("x/y", "a"), ("x/y", "b")]
+
+
+# SHA256SUMS manifests: what nothing pins verifies itself ------------------------------
+
+
+def test_saved_checkpoint_carries_a_manifest_that_sha256sum_reads(checkpoint):
+    lines = (checkpoint / "SHA256SUMS").read_text().splitlines()
+    listed = {line.split("  ")[1]: line.split("  ")[0] for line in lines}
+    assert set(listed) == {"config.json", "metadata.json", "model.weights.h5"}
+    assert all(hashlib.sha256((checkpoint / name).read_bytes()).hexdigest() == digest
+               for name, digest in listed.items())
+
+
+def test_hf_uri_refuses_a_tampered_hub_copy_and_a_corrupted_cache(local_hub, model, expected):
+    revision = zoo.push_to_hub(model, REPO)["hub"]["revision"]
+    # The Hub's copy replaced (same size and ETag): refused on the branch and at the commit.
+    original = local_hub.read(REPO, "model.weights.h5", revision=revision)
+    forged = bytearray(original)
+    forged[len(forged) // 2] ^= 0xFF
+    local_hub.tamper(REPO, "model.weights.h5", bytes(forged), revision=revision)
+    for uri in (f"hf://{REPO}", f"hf://{REPO}@{revision}"):
+        with pytest.raises(ChecksumError, match="model.weights.h5") as info:
+            zoo.load(uri)
+        assert not info.value.path.exists()  # evicted, never left looking downloaded
+    local_hub.tamper(REPO, "model.weights.h5", original, revision=revision)
+    weights = pretrained.resolve(f"hf://{REPO}") / "model.weights.h5"
+    np.testing.assert_array_equal(sample(zoo.load(f"hf://{REPO}")), expected)
+    # Bit rot in the cached blob: evicted, fetched again, verified.
+    weights.resolve().write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    np.testing.assert_array_equal(sample(zoo.load(f"hf://{REPO}")), expected)
+    assert weights.read_bytes() == original
+
+
+def test_registered_name_at_another_revision_verifies_its_manifest(published, local_hub):
+    pinned = published["hub"]["revision"]
+    weights = local_hub.read(REPO, "model.weights.h5", revision=pinned)
+    local_hub.tamper(REPO, "model.weights.h5", weights[::-1], revision=pinned)
+    with pytest.raises(ChecksumError):
+        zoo.load(NAME, revision="main")
+    local_hub.tamper(REPO, "model.weights.h5", weights, revision=pinned)
+    zoo.load(NAME, revision="main")
+
+
+def test_hub_repo_without_manifest_needs_an_explicit_opt_out(local_hub, checkpoint, expected, tmp_path):
+    bare = shutil.copytree(checkpoint, tmp_path / "bare")
+    (bare / "SHA256SUMS").unlink()
+    hub.upload_checkpoint(bare, REPO)
+    with pytest.raises(hub.UnverifiedCheckpointError, match=r"no SHA256SUMS.*verify=False.*skips the sha256"):
+        zoo.load(f"hf://{REPO}")
+    np.testing.assert_array_equal(sample(zoo.load(f"hf://{REPO}", verify=False)), expected)
+
+
+def test_local_directory_verifies_its_manifest_or_warns(checkpoint, expected, tmp_path):
+    copy = shutil.copytree(checkpoint, tmp_path / "copy")
+    np.testing.assert_array_equal(sample(zoo.load(copy)), expected)
+    config = json.loads((copy / "config.json").read_text())
+    config["config"]["time_distribution"] = "logit_normal"  # a valid config, not the one summed
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ChecksumError, match="config.json"):
+        zoo.load(copy)
+    (copy / "config.json").write_bytes((checkpoint / "config.json").read_bytes())
+    (copy / "SHA256SUMS").unlink()
+    with pytest.warns(UserWarning, match="no SHA256SUMS manifest"):
+        np.testing.assert_array_equal(sample(zoo.load(copy)), expected)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.load(copy, verify=False)
+
+
+def test_malformed_manifests_are_checkpoint_errors(checkpoint, tmp_path):
+    copy = shutil.copytree(checkpoint, tmp_path / "copy")
+    lines = (copy / "SHA256SUMS").read_text().splitlines()
+    for text, problem in [("not a manifest\n", "is not '<64 hex digits>"),
+                          ("\n".join(line for line in lines if "weights" not in line) + "\n", "does not list model.weights.h5"),
+                          (lines[0].split("  ")[0] + "  ../../etc/passwd\n", "outside the checkpoint")]:
+        (copy / "SHA256SUMS").write_text(text)
+        with pytest.raises(CheckpointError, match=problem):
+            zoo.load(copy)
+
+
+def test_push_refuses_a_directory_whose_files_differ_from_its_manifest(local_hub, checkpoint, tmp_path):
+    copy = shutil.copytree(checkpoint, tmp_path / "copy")
+    data = bytearray((copy / "model.weights.h5").read_bytes())
+    data[-1] ^= 1
+    (copy / "model.weights.h5").write_bytes(bytes(data))
+    with pytest.raises(ChecksumError):
+        zoo.push_to_hub(copy, REPO)
+    assert REPO not in str(local_hub.requests)  # nothing was uploaded

@@ -3,19 +3,21 @@ next run finds, a failed write keeps the old one, and one run at a time per work
 
 import errno
 import json
+import multiprocessing
 import os
 import pathlib
 import re
 import shutil
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
 import pytest
 
 import zoo
-from zoo.training import ArrayBatches, restore_training_state, save_training_state, train
+from zoo.training import ArrayBatches, WorkdirLocked, restore_training_state, save_training_state, train, workdir_lock
 
 
 class Killed(BaseException):
@@ -179,3 +181,39 @@ def test_an_unwritable_workdir_is_named_before_training(tmp_path, monkeypatch):
     with pytest.raises(OSError, match=re.escape(f"workdir {tmp_path / 'run'} is not writable: Permission denied")):
         train(_model(), _batches(), workdir=tmp_path / "run", epochs=1, verbose=0)
     assert list((tmp_path / "run").iterdir()) == []
+
+
+def _contend(workdir, dead_pid, barrier, results):
+    # Slow between reading the stale lock and acting on it, so that every contender acts
+    # on what it read before the others' moves: the window of the race.
+    runs = zoo.training._process_runs
+    zoo.training._process_runs = lambda pid: time.sleep(0.3) or (pid != dead_pid and runs(pid))
+    barrier.wait()
+    try:
+        with workdir_lock(workdir):
+            start = time.monotonic()
+            time.sleep(0.5)
+            results.put(("held", start, time.monotonic()))
+    except WorkdirLocked:
+        results.put(("locked", 0.0, 0.0))
+
+
+@pytest.mark.filterwarnings("ignore:os.fork")  # JAX warns about forking; the children run no JAX
+def test_runs_racing_for_one_stale_lock_never_hold_it_together(tmp_path):
+    """Six processes find the same stale lock at once: whoever holds the workdir holds it
+    alone (removing the stale lock is serialized, so none removes a fresh one)."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / ".lock").write_text(f"{dead.pid}\n")
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(6), context.Queue()
+    workers = [context.Process(target=_contend, args=(tmp_path, dead.pid, barrier, results)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    outcomes = sorted((results.get(timeout=60) for _ in workers), key=lambda r: r[1])
+    for worker in workers:
+        worker.join(timeout=60)
+    held = [(start, end) for kind, start, end in outcomes if kind == "held"]
+    assert held, outcomes
+    assert all(later[0] >= earlier[1] for earlier, later in zip(held, held[1:])), held  # no overlap
+    assert not (tmp_path / ".lock").exists()

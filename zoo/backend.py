@@ -94,30 +94,3 @@ def vjp(fn, x):
 
         return y.detach(), pullback
     raise NotImplementedError(f"Vector-Jacobian products are not available on backend {name!r}.")
-
-
-def keyed_normal(shape, key):
-    """Standard normal draws from a `(2,)` int32 `key` tensor.
-
-    For noise inside compiled sampler loops: `keras.random` takes an int or a
-    `SeedGenerator`, and neither can be carried through `ops.fori_loop` under
-    `jax.jit` (the generator's state update would not reach the next iteration).
-    The numbers differ between backends, as seeded draws always do.
-    """
-    name = keras.backend.backend()
-    if name == "jax":
-        import jax
-
-        return jax.random.normal(keras.ops.cast(key, "uint32"), shape, "float32")
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        return tf.random.stateless_normal(shape, seed=tf.cast(key, tf.int32), dtype=tf.float32)
-    if name == "torch":
-        import torch
-
-        generator = torch.Generator(device=key.device)
-        first, second = (int(k) & 0xFFFFFFFF for k in key.tolist())
-        generator.manual_seed(first * 1_000_003 + second)
-        return torch.randn(tuple(shape), generator=generator, device=key.device, dtype=torch.float32)
-    raise NotImplementedError(f"Keyed random draws are not available on backend {name!r}.")

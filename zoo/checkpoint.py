@@ -1,10 +1,12 @@
 """Checkpoint directories: Keras's own layout (`config.json`, `model.weights.h5`,
 `metadata.json`, as `keras.saving.load_model(dir)` and `load_model("hf://...")`
-read it), written atomically (temp dir, then rename) and checked on load."""
+read it), written atomically (temp dir, then rename) and checked on load, with a
+`SHA256SUMS` manifest of its files (`sha256sum -c SHA256SUMS` checks it by hand)."""
 
 import contextlib
 import datetime
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -19,11 +21,56 @@ from zoo.version import __version__
 FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE = "config.json", "model.weights.h5", "metadata.json"
 REQUIRED_FILES = (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)
+MANIFEST_FILE = "SHA256SUMS"
+_UNLISTED = (MANIFEST_FILE, "README.md")  # the manifest itself, and the card (prose, edited on the Hub)
 
 
 class CheckpointError(ValueError):
     """A checkpoint directory that cannot be loaded: missing, unreadable, or made by a
     newer zoo or for another family."""
+
+
+def sha256_file(path):
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory):
+    """Write `directory/SHA256SUMS`: the sha256 of every file in it (not hidden ones, not
+    README.md), one `<hex>  <name>` line each, as `sha256sum` prints. Returns the sums."""
+    directory = Path(directory)
+    names = sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file())
+    names = [n for n in names if n not in _UNLISTED and not any(part.startswith(".") for part in n.split("/"))]
+    sums = {name: sha256_file(directory / name) for name in names}
+    (directory / MANIFEST_FILE).write_text("".join(f"{digest}  {name}\n" for name, digest in sums.items()))
+    return sums
+
+
+def read_manifest(directory):
+    """`{file name: sha256}` from `directory/SHA256SUMS`, or None when there is none.
+    Raises `CheckpointError` for a malformed manifest or one that leaves out a file the
+    checkpoint needs."""
+    path = Path(directory) / MANIFEST_FILE
+    if not path.is_file():
+        return None
+    sums = {}
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        digest, _, name = line.partition("  ")
+        name = name.lstrip("*")  # sha256sum's binary-mode marker
+        if len(digest) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digest) or not name:
+            raise CheckpointError(f"{path} line {number} is not '<64 hex digits>  <file name>': {line[:80]!r}.")
+        if name.startswith("/") or ".." in name.split("/"):
+            raise CheckpointError(f"{path} line {number} names a file outside the checkpoint: {name!r}.")
+        sums[name] = digest.lower()
+    missing = [name for name in REQUIRED_FILES if name not in sums]
+    if missing:
+        raise CheckpointError(f"{path} does not list {', '.join(missing)}, so the checkpoint cannot be verified; "
+                              "rewrite it with zoo.checkpoint.write_manifest(directory) from a trusted copy.")
+    return sums
 
 
 # Siblings `.NAME<kind>*` of a directory being written: being written, written, replaced.
@@ -160,6 +207,7 @@ def save_checkpoint(model, directory, *, metadata=None, overwrite=False):
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         (tmp / METADATA_FILE).write_text(json.dumps(info, indent=2))
         model.save_weights(tmp / WEIGHTS_FILE)
+        write_manifest(tmp)
 
     return write_atomically(directory, write, overwrite=overwrite)
 

@@ -127,10 +127,10 @@ def _options(args, names):
     return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
-def load_model(name):
+def load_model(name, verify=True):
     """`zoo.load(name)`, with a hint when `name` is a config rather than a checkpoint."""
     try:
-        return zoo.load(name)
+        return zoo.load(name, verify=verify)
     except ValueError as err:
         if name in zoo.list_configs():
             raise ValueError(f"{err} ({name!r} is a config, an untrained model for zoo.create; "
@@ -163,7 +163,7 @@ def check_output(path, force):
 
 def cmd_sample(args):
     check_output(args.out, args.force)
-    model = load_model(args.name)
+    model = load_model(args.name, verify=not args.no_verify)
     if not model.interface.can("sample"):
         raise ValueError(f"{args.name} is a {type(model).__name__}, not a generative model: it has nothing to "
                          "sample. `zoo list` shows the generative checkpoints.")
@@ -286,7 +286,7 @@ def eval_samplers(args):
 
 def cmd_eval(args):
     check_output(args.json, args.force)
-    model = load_model(args.name)
+    model = load_model(args.name, verify=not args.no_verify)
     options = {"samplers": eval_samplers(args), "num": args.num, "seed": args.seed,
                "bpd_images": args.bpd_images, "straightness_steps": args.straightness_steps,
                "test_points": args.test_points, "reference_images": args.reference_images,
@@ -344,6 +344,8 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"zoo {zoo.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     name_help = "a registered checkpoint (zoo list), a checkpoint directory, or hf://owner/repo"
+    no_verify_help = ("load a Hub repository or directory that has no SHA256SUMS manifest (its files are then "
+                      "not checked against corruption or tampering)")
 
     commands.add_parser("list", help="pretrained checkpoints and named configs")
 
@@ -356,6 +358,7 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--out", default="grid.png", help="output .png (grid or point plot) or .npy")
     sample.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    sample.add_argument("--no-verify", action="store_true", help=no_verify_help)
     sample.add_argument("--rtol", type=float, help="rk45 relative tolerance")
     sample.add_argument("--atol", type=float, help="rk45 absolute tolerance")
     sample.add_argument("--batch-size", type=_positive, help="samples per compiled call")
@@ -381,6 +384,7 @@ def build_parser():
 
     evaluate = commands.add_parser("eval", help="likelihood and sample metrics on the test set")
     evaluate.add_argument("name", metavar="NAME", help=name_help)
+    evaluate.add_argument("--no-verify", action="store_true", help=no_verify_help)
     evaluate.add_argument("--num", type=_positive, default=1000,
                           help="samples per sampler setting / paths (default 1000)")
     evaluate.add_argument("--samplers", help="comma-separated SOLVER[:STEPS][+wGUIDANCE][@NUM] settings, e.g. "

@@ -4,21 +4,25 @@ A checkpoint is a directory in Keras's own format (`config.json`, `model.weights
 `metadata.json`, which `keras.saving.load_model(dir)` and `load_model("hf://owner/repo")`
 read), plus optionally `README.md` (the model card) and `samples.png`.
 
-Downloads are pinned to a commit and every file is checked against the sha256 and size
-recorded in checkpoints.json before anything loads it: a file that changed on the Hub, or
-was corrupted or cut short on the way, raises `ChecksumError` and is evicted from the cache.
+Downloads of registered checkpoints are pinned to a commit and every file is checked
+against the sha256 and size recorded in checkpoints.json before anything loads it; any
+other repository or revision is checked against its own `SHA256SUMS` manifest (written by
+`zoo push`), and one without a manifest loads only with `verify=False`. A file that
+changed on the Hub, or was corrupted or cut short on the way, raises `ChecksumError` and
+is evicted from the cache.
 
 `huggingface_hub` is imported only when the Hub is used, so the rest of zoo works without it.
 """
 
 import contextlib
-import hashlib
 import importlib
 import json
 import pathlib
 import re
 
 import keras
+
+from zoo.checkpoint import MANIFEST_FILE, CheckpointError, read_manifest, sha256_file
 
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -28,15 +32,6 @@ _IMAGE_DATASETS = {
     "mnist": ("MNIST", "ylecun/mnist"),
     "fashion_mnist": ("Fashion-MNIST", "zalando-datasets/fashion_mnist"),
 }
-
-
-def sha256_file(path):
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ChecksumError(ValueError):
@@ -68,6 +63,20 @@ class ChecksumError(ValueError):
 
 class HubUnavailableError(ConnectionError):
     """The Hub could not be reached and the checkpoint is not in the local cache."""
+
+
+class UnverifiedCheckpointError(CheckpointError):
+    """A checkpoint that nothing pins (an `hf://` repository, a revision other than the
+    registered one) has no `SHA256SUMS` manifest, so its bytes cannot be checked."""
+
+
+def verify_manifest(directory):
+    """Check every file `directory/SHA256SUMS` lists (`ChecksumError` on the first that
+    differs); returns the sums, or None when the directory has no manifest."""
+    sums = read_manifest(directory)
+    if sums is not None:
+        verify_files(directory, sums)
+    return sums
 
 
 def verify_files(directory, sha256, sizes=None):
@@ -152,9 +161,19 @@ def _evict(path):
     blob.unlink(missing_ok=True)
 
 
-def _verified(path, sha256, sizes):
+def _verified(path, sha256, sizes, where):
+    """`path` once its files match `sha256` (pinned sums) or, without them, its own
+    `SHA256SUMS` manifest; a mismatching file is evicted from the cache. `where` names
+    the download for the error raised when there is nothing to verify against."""
     try:
-        verify_files(path, sha256 or {}, sizes)
+        if sha256:
+            verify_files(path, sha256, sizes)
+        elif verify_manifest(path) is None and where is not None:
+            raise UnverifiedCheckpointError(
+                f"{where} has no {MANIFEST_FILE} manifest, so its files cannot be checked against "
+                "corruption or tampering. Publish it with `zoo push` (which writes the manifest), pin a "
+                "registered checkpoint, or load it unverified with `zoo.load(..., verify=False)` "
+                "(`--no-verify` on the command line), which skips the sha256 check of every file.")
     except ChecksumError as err:
         if err.got is not None:
             _evict(err.path)
@@ -163,7 +182,7 @@ def _verified(path, sha256, sizes):
 
 
 def download_checkpoint(repo_id, *, revision=None, sha256=None, sizes=None, cache_dir=None,
-                        token=None):
+                        token=None, verify=True):
     """Download a checkpoint directory from the Hub and verify it.
 
     Args:
@@ -171,30 +190,36 @@ def download_checkpoint(repo_id, *, revision=None, sha256=None, sizes=None, cach
         revision: str, optional. A commit sha (what checkpoints.json pins), or a branch or
             tag. Defaults to `"main"`.
         sha256: dict, optional. `{file name: hex}`; only these files are downloaded, and
-            each must match. Without it every file is fetched and nothing is checked.
+            each must match. Without it every file is fetched and checked against the
+            repository's own `SHA256SUMS` manifest (which `zoo push` writes).
         sizes: dict, optional. `{file name: bytes}`, checked before the digests.
         cache_dir: path-like, optional. Defaults to huggingface_hub's cache.
         token: str, optional. Defaults to huggingface_hub's (`HF_TOKEN` or login).
+        verify: bool. False loads a repository without a manifest (a manifest that is
+            there is still checked); nothing then guards its bytes.
 
     Returns:
         pathlib.Path of the verified snapshot directory in the cache.
 
     Raises ValueError for an unknown repo or revision, `HubUnavailableError` when the Hub
     cannot be reached and the cache cannot serve the files, `ChecksumError` when a file
-    does not match (the bad file is removed from the cache).
+    does not match (the bad file is removed from the cache, and fetched once more when
+    online: a corrupted cache heals, a tampered Hub copy is refused),
+    `UnverifiedCheckpointError` for an unpinned repository without a manifest.
     """
     hub = _hub()
     from huggingface_hub import constants, errors
 
     revision = revision or "main"
     pinned, offline = bool(_COMMIT_SHA.fullmatch(revision)), constants.HF_HUB_OFFLINE
+    where = f"'{repo_id}' at revision '{revision}'" if verify else None
     options = {"revision": revision, "cache_dir": cache_dir, "token": token,
                "allow_patterns": sorted(sha256) if sha256 else None}
     # A pinned commit already in the cache needs no network; offline, the cache is all there is.
     if pinned or offline:
         try:
             path = pathlib.Path(hub.snapshot_download(repo_id, local_files_only=True, **options))
-            return _verified(path, sha256, sizes)
+            return _verified(path, sha256, sizes, where)
         except errors.LocalEntryNotFoundError:
             pass
         except ChecksumError:
@@ -207,7 +232,15 @@ def download_checkpoint(repo_id, *, revision=None, sha256=None, sizes=None, cach
             # fails fast, and reports a wrong repo or commit as such.
             hub.HfApi(token=token).model_info(repo_id, revision=revision)
         path = pathlib.Path(hub.snapshot_download(repo_id, local_files_only=offline, **options))
-    return _verified(path, sha256, sizes)
+    try:
+        return _verified(path, sha256, sizes, where)
+    except ChecksumError:
+        if offline:
+            raise
+    # The bad file is evicted: fetch it again, once (a corrupted cache heals here).
+    with _hub_errors(repo_id, revision):
+        path = pathlib.Path(hub.snapshot_download(repo_id, **options))
+    return _verified(path, sha256, sizes, where)
 
 
 def upload_checkpoint(directory, repo_id, *, token=None, private=False, commit_message=None,
@@ -280,12 +313,13 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
     conditional = "guidance" in sampler  # classifier-free guidance: class labels in
     if dataset_id:
         meta["datasets"] = [dataset_id]
-        meta["pipeline_tag"] = "unconditional-image-generation" if generative else "image-classification"
+        meta["pipeline_tag"] = {"generative": "unconditional-image-generation", "encoder": "image-feature-extraction"
+                                }.get(kind, "image-classification")
     if metrics:
         meta["model-index"] = [{"name": name, "results": [{
             "task": {"type": meta.get("pipeline_tag", "other"),
                      "name": ("Class-conditional generation" if conditional else "Unconditional generation")
-                     if generative else
+                     if generative else "Representation learning" if kind == "encoder" else
                      "Image classification" if dataset_id else "Classification"},
             "dataset": {"type": dataset_id or dataset, "name": dataset_name},
             "metrics": [{"type": k.lower(), "name": k, "value": m["value"], "verified": False}

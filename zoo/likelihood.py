@@ -8,11 +8,10 @@ log p_data(x) = log p_noise(z) - integral_{noise}^{data} div v dt.
 
 import math
 
-import keras
 import numpy as np
 from keras import ops
 
-from zoo import datasets, metrics
+from zoo import datasets, metrics, random
 from zoo.backend import vjp
 from zoo.checks import check_batch_size, check_positive
 from zoo.samplers.ode import sample_rk45
@@ -73,8 +72,8 @@ def ode_log_likelihood(velocity, x, *, t_data=1.0, t_noise=0.0, probes=None,
 
 
 def rademacher_like(x, seed):
-    """Random +-1 probes shaped like `x`."""
-    return ops.sign(keras.random.uniform(ops.shape(x), seed=seed) - 0.5)
+    """Random +-1 probes shaped like `x`, from an int `seed` (the same on every backend)."""
+    return ops.sign(random.uniform(ops.shape(x), random.key(seed)) - 0.5)
 
 
 def image_bits_per_dim(log_prob, images, seed):

@@ -7,12 +7,13 @@ import math
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 
 import keras
 
 from zoo import datasets, hub
-from zoo.checkpoint import REQUIRED_FILES, CheckpointError, load_checkpoint, save_checkpoint
+from zoo.checkpoint import MANIFEST_FILE, REQUIRED_FILES, CheckpointError, load_checkpoint, save_checkpoint, write_manifest
 from zoo.registry import did_you_mean, list_configs
 from zoo.samplers.settings import SamplerSetting
 
@@ -189,7 +190,17 @@ def _is_path(name_or_path):
             or any(sep in text for sep in separators))
 
 
-def _locate(name_or_path, revision=None):
+def _checked_directory(path, verify):
+    """A local checkpoint directory, its `SHA256SUMS` manifest checked when it has one
+    (a warning when it has none, unless `verify` is False)."""
+    if verify and hub.verify_manifest(path) is None:
+        warnings.warn(f"{path} has no {MANIFEST_FILE} manifest, so its files are loaded unverified. "
+                      "Checkpoints saved by this zoo carry one; add it to an older directory with "
+                      "zoo.checkpoint.write_manifest(path), or pass verify=False to silence this.", stacklevel=4)
+    return path
+
+
+def _locate(name_or_path, revision=None, verify=True):
     """`(directory, entry)`: where the checkpoint lies, and its checkpoints.json entry
     when `name_or_path` is a registered name (else None)."""
     text = str(name_or_path)
@@ -198,11 +209,11 @@ def _locate(name_or_path, revision=None):
         if at and revision is not None and revision != at:
             raise ValueError(f"{text!r} asks for revision {at!r} but revision={revision!r} was also "
                              "given; pass one of them.")
-        return hub.download_checkpoint(repo_id, revision=revision or at or None), None
+        return hub.download_checkpoint(repo_id, revision=revision or at or None, verify=verify), None
     if _is_path(name_or_path):
         path = Path(text).expanduser()
         if path.is_dir():
-            return path, None
+            return _checked_directory(path, verify), None
         hint = f" For a Hub repository write 'hf://{text}'." if _REPO_ID.fullmatch(text) else ""
         raise FileNotFoundError(f"No checkpoint directory at {path}.{hint}")
     if not text.strip():
@@ -219,31 +230,40 @@ def _locate(name_or_path, revision=None):
     return hub.download_checkpoint(
         entry["hub"]["repo_id"], revision=revision or pinned,
         sha256=files["sha256"] if pinned_request else None,
-        sizes=files.get("size") if pinned_request else None), entry
+        sizes=files.get("size") if pinned_request else None, verify=verify), entry
 
 
-def resolve(name_or_path, revision=None):
+def resolve(name_or_path, revision=None, *, verify=True):
     """Local directory holding the checkpoint. A registered name always means its pinned,
     sha256-verified files (the bundled mirror, else the Hugging Face cache, else a Hub
     download), even when a directory of that name lies in the working directory; a
     directory is taken only when written as a path (`./dir`, `/abs`, `~/dir`, `a/b`, a
-    `pathlib.Path`); `hf://owner/repo[@revision]` is any Hub repository, unverified."""
-    return _locate(name_or_path, revision)[0]
+    `pathlib.Path`); `hf://owner/repo[@revision]` is any Hub repository. Whatever nothing
+    pins is checked against its own `SHA256SUMS` manifest (see `load`)."""
+    return _locate(name_or_path, revision, verify)[0]
 
 
-def load(name_or_path, revision=None):
+def load(name_or_path, revision=None, *, verify=True):
     """Load a trained model: a registered name (`zoo.list_models()`), a checkpoint
     directory written as a path (`"./dir"`, or a `pathlib.Path`), or `hf://owner/repo`.
-    Every file of a registered checkpoint is checked against its sha256 before it is read.
+    Every file is checked before it is read: a registered checkpoint against the sha256
+    pinned in checkpoints.json, anything else (`hf://`, another `revision`, a directory)
+    against its own `SHA256SUMS` manifest.
 
     Args:
         name_or_path: str or path.
         revision: optional Hub revision (branch, tag or commit); default the pinned one.
+        verify: bool. False loads a Hub repository that has no manifest (otherwise
+            refused with `UnverifiedCheckpointError`) and a directory without one
+            (otherwise a warning); a manifest that is there is always checked.
 
     Returns:
         A ready `keras.Model` (sampling works at once; `fit` after `compile`).
+
+    Raises:
+        ChecksumError: a file differs from its recorded sha256 (evicted from the cache).
     """
-    directory, entry = _locate(name_or_path, revision)
+    directory, entry = _locate(name_or_path, revision, verify)
     model = load_checkpoint(directory, family=entry["family"] if entry else None)
     model.checkpoint_dir = Path(directory)
     return model
@@ -271,25 +291,25 @@ def push_to_hub(model_or_dir, repo_id, *, entry=None, name=None, token=None, pri
             directory = Path(model_or_dir)
             if not (directory / "config.json").is_file():
                 raise CheckpointError(f"{directory} is not a checkpoint directory (no config.json).")
+            hub.verify_manifest(directory)  # never publish files that already differ from their sums
         else:
             model = model_or_dir
             if getattr(model, "ema", None) is not None:  # publish the average alone
                 model = model.copy(ema_decay=None)
             directory = save_checkpoint(model, Path(tmp) / name)
-        metadata = json.loads((directory / "metadata.json").read_text())
-        entry.setdefault("family", metadata.get("family"))
-        entry.setdefault("parameters", metadata.get("parameters"))
-        entry.setdefault("description", f"{entry['family']} checkpoint {name}")
-        entry["files"] = hub.file_table(directory, [p.name for p in sorted(directory.iterdir())
-                                                    if p.is_file() and p.name != "README.md"])
-        entry["hub"] = {"repo_id": repo_id, "revision": None}
-        card = hub.render_model_card(name, entry)
         staged = Path(tmp) / "upload"
         staged.mkdir()
         for path in directory.iterdir():
-            if path.is_file() and path.name != "README.md":
+            if path.is_file() and path.name not in ("README.md", MANIFEST_FILE):
                 (staged / path.name).write_bytes(path.read_bytes())
-        (staged / "README.md").write_text(card)
+        write_manifest(staged)  # what `hf://` loads verify against
+        metadata = json.loads((staged / "metadata.json").read_text())
+        entry.setdefault("family", metadata.get("family"))
+        entry.setdefault("parameters", metadata.get("parameters"))
+        entry.setdefault("description", f"{entry['family']} checkpoint {name}")
+        entry["files"] = hub.file_table(staged, [p.name for p in sorted(staged.iterdir()) if p.is_file()])
+        entry["hub"] = {"repo_id": repo_id, "revision": None}
+        (staged / "README.md").write_text(hub.render_model_card(name, entry))
         revision = hub.upload_checkpoint(staged, repo_id, token=token, private=private,
                                          commit_message=commit_message or f"Upload {name}")
     entry["hub"]["revision"] = revision

@@ -403,8 +403,28 @@ def _check_holder(path):
             f"{path.parent} is in use by another training run (PID {pid}{where}, lock file {path}). "
             f"Wait for it to finish, or if no such run exists, delete {path}.")
     why = f"PID {pid} is no longer running" if pid is not None else "it names no process"
-    print(f"zoo: taking over the stale lock {path} ({why}).", file=sys.stderr)
-    path.unlink(missing_ok=True)
+    if _remove_stale(path, fields):
+        print(f"zoo: taking over the stale lock {path} ({why}).", file=sys.stderr)
+
+
+def _remove_stale(path, fields):
+    """Unlink the lock `path` if it still holds `fields` (the dead holder's). Contenders
+    take turns on an flock of `path.takeover`, so when two runs find the same stale lock,
+    the second sees the first's fresh lock and never removes it. Returns whether it removed."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; the window is the few instructions below
+        fcntl = None
+    with open(path.with_name(path.name + ".takeover"), "a") as guard:
+        if fcntl is not None:
+            fcntl.flock(guard, fcntl.LOCK_EX)  # released when the file closes
+        try:
+            if path.read_text().split() != fields:
+                return False  # taken over and renewed meanwhile: the caller looks again
+            path.unlink()
+            return True
+        except FileNotFoundError:
+            return False
 
 
 def _process_runs(pid):

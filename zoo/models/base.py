@@ -50,7 +50,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo import datasets
+from zoo import datasets, random
 from zoo.backend import compile_function
 from zoo.checks import MAX_OUTPUT_BYTES, check_batch_size, check_finite_rows
 from zoo.registry import did_you_mean
@@ -72,6 +72,7 @@ CAPABILITIES = {
     "straightness": "straightness(): the paths' straightness (Liu et al. 2023, eq. 8)",
 }
 KINDS = ("generative", "classifier", "encoder")
+PRIOR_STREAM = -1  # `fold_in` word of the starting points; samplers fold in 0, 1, 2, ...
 LIKELIHOODS = ("exact", "ode", "bound")
 
 
@@ -421,19 +422,30 @@ class ZooModel(keras.Model):
         samples from another space (a GAN's latent, PFGM's augmented data)."""
         return self.data_shape
 
-    def prior_sample(self, shape, seed):
+    def prior_sample(self, shape, key):
         """Draws of the family's prior (the sampler's starting points), `shape` =
-        `(num, *noise_shape)`: standard normal. Families with another prior override this."""
-        return keras.random.normal(shape, seed=seed)
+        `(num, *noise_shape)`, from a `zoo.random` key: standard normal. Families with
+        another prior override this, drawing with `zoo.random` too."""
+        return random.normal(shape, key)
+
+    def sampling_key(self, seed):
+        """The `zoo.random` key of a sampling call: from an int `seed` (the same numbers
+        on every backend), or a fresh one from the model's generator when `seed` is None."""
+        if seed is None:
+            draw = keras.random.randint((2,), -2**31, 2**31 - 1, seed=self.seed_generator)
+            return np.asarray(ops.convert_to_numpy(draw), "int32")
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
+        return random.key(seed)
 
     def initial_noise(self, num, noise, seed):
         """Starting points of sampling: the given `noise` (checked) or `num` fresh draws
-        of `prior_sample` from `seed` (same seed, same backend -> same noise)."""
+        of `prior_sample` from `seed`: the same seed gives the same noise on every backend
+        (its own stream of `sampling_key(seed)`, apart from a sampler's later draws)."""
         if noise is None:
             num = self.check_num(num)
-            draw_seed = self.seed_generator if seed is None else seed
-            return np.asarray(ops.convert_to_numpy(self.prior_sample((num, *self.noise_shape), draw_seed)),
-                              "float32")
+            key = random.fold_in(self.sampling_key(seed), PRIOR_STREAM)
+            return np.asarray(ops.convert_to_numpy(self.prior_sample((num, *self.noise_shape), key)), "float32")
         noise = self.check_array(noise, "noise", self.noise_shape)
         if not len(noise):
             raise ValueError("`noise` holds 0 examples; give at least one starting point (or `num`).")

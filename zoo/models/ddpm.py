@@ -10,8 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo import datasets, schedules
-from zoo.backend import keyed_normal
+from zoo import datasets, random, schedules
 from zoo.checks import check_batch_size
 from zoo.models.diffusion import SOLVERS, Diffusion, config_builder
 from zoo.networks.sizes import MLP_SIZES, UNET
@@ -104,12 +103,12 @@ class DDPM(Diffusion):
         `gammas` weight (saved with the checkpoint). Returns the `(N,)` values."""
         data = self.check_array(np.asarray(data)[:num], "data")
         batch_size = check_batch_size(batch_size)
-        key = self._key(seed)
+        key = self.sampling_key(seed)
 
         def build():
             def run(x, n_index, key):
                 sigma = ops.take(ops.convert_to_tensor(self.sigmas), n_index)
-                noise = keyed_normal(ops.shape(x), key)
+                noise = random.normal(ops.shape(x), key)
                 noisy = x + sigma * noise
                 eps = (noisy - self.denoise(noisy, ops.ones((ops.shape(x)[0],)) * sigma)) / sigma
                 return ops.sum(ops.reshape(ops.square(eps), (ops.shape(x)[0], -1)), axis=-1)
@@ -119,7 +118,7 @@ class DDPM(Diffusion):
         gammas = np.zeros(self.num_steps)
         for n in range(self.num_steps):
             total = sum(float(np.sum(ops.convert_to_numpy(run(data[i:i + batch_size], np.int32(n),
-                                                               key + np.array([i, n], "int32")))))
+                                                               random.fold_in(random.fold_in(key, i), n)))))
                         for i in range(0, len(data), batch_size))
             gammas[n] = total / (len(data) * self.num_dims)
         self.gammas.assign(gammas.astype("float32"))
@@ -176,7 +175,7 @@ class DDPM(Diffusion):
         batch_size = check_batch_size(batch_size)
         labels = self.check_labels(labels, len(x))
         variances = np.stack([self.reverse_variances(name) for name in names])
-        key = self._key(seed)
+        key = self.sampling_key(seed)
 
         def build():
             def run(x, labels, key):
@@ -186,9 +185,8 @@ class DDPM(Diffusion):
 
         versions = tuple(self.solver_state(name) for name in names)
         run = self.inference_fn(("nll", names, decoder, versions), build)
-        # Chunk i's noise key is key + (i * batch_size, 0), as before the runner existed.
         nats, _ = self.run_batched(run, (x, labels), batch_size, axis=1,
-                                   chunk_args=lambda i: (key + np.array([i * batch_size, 0], "int32"),))
+                                   chunk_args=lambda i: (random.fold_in(key, i),))
         return nats[0] if isinstance(variance, str) else dict(zip(names, nats))
 
     def bits_per_dim(self, images, *, seed=0, variance="beta_tilde", labels=None, batch_size=64, **ignored):

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo import schedules
+from zoo import random, schedules
 from zoo.likelihood import ProbabilityFlowLikelihood, standard_normal_log_prob
 from zoo.checks import check_batch_size, check_finite, check_positive
 from zoo.models.base import Interface, ZooModel
@@ -148,10 +148,6 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
 
     # Sampling ---------------------------------------------------------------------------
 
-    def _key(self, seed):
-        draw = keras.random.randint((2,), 0, 2**30, seed=self.seed_generator if seed is None else seed)
-        return np.asarray(ops.convert_to_numpy(draw), "int32")
-
     def _solve(self, solver, steps, options, denoise, x, key):
         """One solver run in model space: returns `(x, nfe)`."""
         if solver == "rk45":
@@ -245,9 +241,9 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
             return run
 
         run = self.inference_fn(cache, build, *([] if classifier is None else [classifier]))
-        key = self._key(seed)
+        key = self.sampling_key(seed)
         x, nfe = self.run_batched(run, (noise * np.float32(self.prior_std), labels), batch_size,
-                                  chunk_args=lambda i: (key + np.array([i, 0], "int32"),), verbose=verbose)
+                                  chunk_args=lambda i: (random.fold_in(key, i),), verbose=verbose)
         out = self.to_output(x, raw)
         return (out, nfe) if return_nfe else out
 

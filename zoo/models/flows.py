@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo import datasets, metrics
+from zoo import datasets, metrics, random
 from zoo.likelihood import image_bits_per_dim, standard_normal_log_prob
 from zoo.checks import check_batch_size, check_positive
 from zoo.models.base import Interface, ZooModel
@@ -69,11 +69,11 @@ class Flow(ZooModel):
         self.dequantize = len(data_shape) == 3 if dequantize is None else bool(dequantize)
         super().__init__(data_shape, networks={"network": network}, ema_decay=None, seed=seed, **kwargs)
 
-    def prior_sample(self, shape, seed):
+    def prior_sample(self, shape, key):
         """Draws of the base distribution (the logistic by its inverse CDF)."""
         if self.base == "normal":
-            return keras.random.normal(shape, seed=seed)
-        u = keras.random.uniform(shape, seed=seed)
+            return random.normal(shape, key)
+        u = random.uniform(shape, key)
         if self.base == "uniform":
             return u
         u = ops.clip(u, 1e-7, 1.0 - 1e-7)

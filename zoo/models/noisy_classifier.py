@@ -13,6 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo import random
 from zoo.checks import check_batch_size, check_positive
 from zoo.models.base import Interface, ZooModel
 from zoo.networks import MLPClassifier, UNetEncoder
@@ -126,7 +127,7 @@ class NoisyClassifier(ZooModel):
         labels = self.check_labels(labels, len(data))
         sigma = check_positive(sigma, "sigma")  # the network is conditioned on ln(sigma)
         batch_size = check_batch_size(batch_size)
-        noise = ops.convert_to_numpy(keras.random.normal(data.shape, seed=seed))
+        noise = ops.convert_to_numpy(random.normal(data.shape, random.key(seed)))
         run = self.inference_fn("predict", lambda: lambda x, sigma: ops.argmax(self.logits(x, sigma), axis=-1))
         sigma = np.float32(sigma)
         predicted, _ = self.run_batched(lambda x: run(x, sigma), (data + sigma * noise,), batch_size)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.backend import keyed_normal
+from zoo import random
 
 PARAMETERIZATIONS = ("eps", "x0", "v", "edm")
 
@@ -125,7 +125,7 @@ def variational_bound(denoise, data, alpha_bars, variances, key, decoder="discre
 
     def reconstruct(n):
         sigma = ops.take(tables["sigma"], n - 1)
-        noise = keyed_normal(ops.shape(data), ops.stack([key[0], key[1] + ops.cast(n, "int32")]))
+        noise = random.normal(ops.shape(data), random.fold_in(key, n))
         return denoise(data + sigma * noise, ops.ones((batch,), "float32") * sigma)
 
     def kl(n, total):

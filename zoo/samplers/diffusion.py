@@ -5,13 +5,14 @@ example is x = data + sigma * noise, sigma is a `(batch,)` tensor, and a grid `s
 descends from the largest noise level to a final 0. VP models (DDPM, VP/sub-VP SDEs) are
 the same x scaled by s(t); their family models do that scaling inside `denoise`, so the
 functions here serve every family. Stochastic samplers take a `(2,)` int32 `key` and draw
-step i's noise from (key[0], key[1] + i) with `zoo.backend.keyed_normal`.
+step i's noise from `zoo.random.fold_in(key, i)`: the same on every backend.
 """
 
 import numpy as np
 from keras import ops
 
-from zoo.backend import keyed_normal, vjp
+from zoo import random
+from zoo.backend import vjp
 from zoo.samplers.ode import sample_rk45
 
 
@@ -20,8 +21,7 @@ def _full(x, value):
 
 
 def _noise(x, key, i):
-    key = ops.convert_to_tensor(key, "int32")
-    return keyed_normal(ops.shape(x), ops.stack([key[0], key[1] + ops.cast(i, "int32")]))
+    return random.normal(ops.shape(x), random.fold_in(key, i))
 
 
 def _tensor(values):
