@@ -98,3 +98,7 @@ register_config("classifier_tiny", _classifier, "Tiny ResNet classifier (tests).
 register_config("classifier_cifar", _classifier,
                 "Pre-activation ResNet for CIFAR-10 sized for CPU training (widths 32-64-128).",
                 network=dict(num_classes=10, widths=(32, 64, 128), blocks_per_stage=1))
+register_config("classifier_mnist", _classifier,
+                "Pre-activation ResNet for 28x28x1 digits (widths 16-32-64, 0.08M): MNIST's FD-classifier features.",
+                network=dict(num_classes=10, widths=(16, 32, 64), blocks_per_stage=1, norm_momentum=0.9),
+                data_shape=(28, 28, 1))
