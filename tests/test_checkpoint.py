@@ -19,7 +19,7 @@ def _model():
 def test_keras_load_model_reads_our_directory(tmp_path, rng):
     model = _model()
     path = zoo.save_checkpoint(model, tmp_path / "ck")
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "metadata.json", "model.weights.h5"]
+    assert sorted(p.name for p in path.iterdir()) == ["SHA256SUMS", "config.json", "metadata.json", "model.weights.h5"]
     loaded = keras.saving.load_model(path)
     noise = rng.normal(size=(5, 2)).astype("float32")
     np.testing.assert_array_equal(loaded.sample(noise=noise, steps=3), model.sample(noise=noise, steps=3))
@@ -216,8 +216,11 @@ def test_valid_json_of_the_wrong_shape_is_a_checkpoint_error(saved_checkpoint, t
 
     from zoo.checkpoint import load_checkpoint
 
+    from zoo.checkpoint import write_manifest
+
     path = shutil.copytree(saved_checkpoint, tmp_path / "ck")
     (path / file).write_text(json.dumps(content))
+    write_manifest(path)  # summed as written: the content itself is what is wrong
     for load in (zoo.load, load_checkpoint):
         with pytest.raises(CheckpointError) as info:
             load(path)

@@ -80,11 +80,15 @@ def fold_in(key_words, data):
 
 
 def bits(shape, key_words):
-    """`shape` int32 words of random bits."""
-    shape = tuple(int(s) for s in shape)
-    count = int(np.prod(shape))
+    """`shape` int32 words of random bits. A dimension may be symbolic (a compiled
+    function traced for any batch size)."""
+    shape = tuple(shape)
+    count = 1
+    for size in shape:
+        count = count * size
     pairs = (count + 1) // 2
-    x0, x1 = threefry2x32(key_words, ops.arange(pairs, dtype="int32"), ops.zeros((pairs,), "int32"))
+    counter = ops.arange(pairs, dtype="int32")
+    x0, x1 = threefry2x32(key_words, counter, ops.zeros_like(counter))
     return ops.reshape(ops.concatenate([x0, x1])[:count], shape)
 
 
@@ -104,7 +108,6 @@ def _open_uniform(shape, key_words):
 
 def normal(shape, key_words, dtype="float32"):
     """Standard normal draws (Box-Muller: sqrt(-2 log u1) cos(2 pi u2))."""
-    shape = tuple(int(s) for s in shape)
     u = _open_uniform((2, *shape), key_words)
     z = ops.sqrt(-2.0 * ops.log(u[0])) * ops.cos((2.0 * np.pi) * u[1])
     return ops.cast(z, dtype)
