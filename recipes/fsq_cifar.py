@@ -52,17 +52,23 @@ def reconstruction_grid(model, images, path, pairs_per_row=8):
 
 
 def main(workdir="runs/fsq-cifar", epochs=EPOCHS, smoke=False, resume_from=None):
+    return train_autoencoder("fsq-cifar", CONFIG, "fsq_tiny", workdir, epochs, smoke, resume_from)
+
+
+def train_autoencoder(name, config, smoke_config, workdir, epochs, smoke, resume_from):
+    """The training both quantizers share (recipes/vq_cifar.py calls it with its config)."""
     images, _ = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
         images, steps = images[:64, :16, :16], 2
-    model = zoo.create("fsq_tiny" if smoke else CONFIG, seed=SEED)
+    model = zoo.create(smoke_config if smoke else config, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED, steps_per_epoch=steps)
     total = (1 if smoke else EPOCHS) * steps  # EPOCHS, not `epochs`: stopping early keeps the curve
     exported = train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
                      optimizer=optimizer(total, 1 if smoke else WARMUP_STEPS), resume_from=resume_from, verbose=2,
-                     metadata={"recipe": "recipes/fsq_cifar.py", "dataset": "cifar10", "batch_size": BATCH_SIZE,
-                               "learning_rate": LEARNING_RATE, "steps_per_epoch": STEPS_PER_EPOCH,
+                     metadata={"recipe": f"recipes/{name.replace('-', '_')}.py", "dataset": "cifar10",
+                               "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
+                               "steps_per_epoch": STEPS_PER_EPOCH,
                                "code_grid_shape": list(model.code_grid_shape), "num_codes": model.num_codes})
     if not smoke:
         test_images, _ = zoo.datasets.load("cifar10", split="test", num=32)

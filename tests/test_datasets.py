@@ -99,7 +99,7 @@ def test_module_imports_only_numpy_and_stdlib():
 def test_list_datasets():
     assert datasets.list_datasets() == sorted([
         "cifar10", "mnist", "fashion_mnist", "binarized_mnist",
-        "moons", "eight_gaussians", "checkerboard", "swiss_roll"])
+        "moons", "eight_gaussians", "checkerboard", "swiss_roll", "gaussian_grid"])
 
 
 @pytest.mark.parametrize("name, suggestion", [

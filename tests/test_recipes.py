@@ -35,6 +35,14 @@ def test_recipe_smoke_run_exports_a_checkpoint(recipe, tmp_path):
         logits = keras.ops.convert_to_numpy(model.logits(np.zeros((2, *model.data_shape), np.float32), 1.0))
         assert logits.shape == (2, model.num_classes) and np.all(np.isfinite(logits))
         return
+    if model.interface.can("reconstruct") and not model.interface.can("sample"):  # images -> codes -> images
+        images = np.zeros((2, *model.data_shape), np.uint8)
+        assert model.reconstruct(images).shape == images.shape
+        return
+    if model.interface.kind == "encoder":  # features of uint8 images
+        features = model.features(np.zeros((2, *model.data_shape), np.uint8))
+        assert features.shape[0] == 2 and np.all(np.isfinite(features))
+        return
     if not model.interface.can("sample"):  # a classifier: logits for uint8 images
         images = np.zeros((2, *model.data_shape), np.uint8)
         logits = model.logits(images)

@@ -26,7 +26,7 @@ import numpy as np
 from zoo.registry import did_you_mean
 
 IMAGE_DATASETS = ("cifar10", "mnist", "fashion_mnist", "binarized_mnist")
-TOY_DATASETS = ("moons", "eight_gaussians", "checkerboard", "swiss_roll")
+TOY_DATASETS = ("moons", "eight_gaussians", "checkerboard", "swiss_roll", "gaussian_grid")
 SPLITS = ("train", "test")
 SHARED_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -57,6 +57,8 @@ CLASS_NAMES = {
     "moons": ("upper", "lower"),
     "eight_gaussians": ("east", "north-east", "north", "north-west", "west", "south-west", "south",
                         "south-east"),
+    # Row by row from (-4, -4): mode k sits at (2 (k % 5) - 4, 2 (k // 5) - 4).
+    "gaussian_grid": tuple(f"({2 * (k % 5) - 4}, {2 * (k // 5) - 4})" for k in range(25)),
 }
 
 
@@ -212,7 +214,15 @@ def _swiss_roll(rng, num):
     return (np.stack([t * np.cos(t), t * np.sin(t)], 1) + rng.standard_normal((num, 2))) / 5, None
 
 
-_TOYS = {"moons": _moons, "eight_gaussians": _eight_gaussians,
+def _gaussian_grid(rng, num):
+    # The mode-collapse benchmark of VEEGAN / PacGAN: 25 Gaussians (std 0.05) on a 5x5
+    # grid of spacing 2 from -4 to 4, equally likely.
+    modes = rng.integers(0, 25, num)
+    centers = np.stack([2.0 * (modes % 5) - 4.0, 2.0 * (modes // 5) - 4.0], 1)
+    return centers + 0.05 * rng.standard_normal((num, 2)), modes
+
+
+_TOYS = {"gaussian_grid": _gaussian_grid, "moons": _moons, "eight_gaussians": _eight_gaussians,
          "checkerboard": _checkerboard, "swiss_roll": _swiss_roll}
 
 

@@ -6,7 +6,7 @@ Each metric is a function `(Evaluation) -> [Result, ...]`, registered by name in
 drawn once per sampler setting and shared by the metrics that need them.
 
 Sample quality on images is measured in the features of the zoo's own classifier
-(`classifier-cifar` for CIFAR-10): "FD-classifier" is the Frechet distance of FID
+(`classifier-cifar` for CIFAR-10, `classifier-mnist` for MNIST): "FD-classifier" is the Frechet distance of FID
 computed in those features, so it is NOT comparable with the Inception FIDs of papers;
 `zoo.metrics.frechet_distance` takes any features for users who have Inception.
 """
@@ -18,14 +18,15 @@ import math
 import keras
 import numpy as np
 
-from zoo import datasets, metrics
+from zoo import datasets, metrics, pretrained, probe, registry
+from zoo.dependence import hsic_per_feature
 from zoo.pretrained import load
 from zoo.samplers.settings import SamplerSetting
 
 __all__ = ["METRICS", "Evaluation", "Result", "SamplerSetting", "evaluate", "report"]
 
 DEFAULT_DATASETS = {(32, 32, 3): "cifar10", (28, 28, 1): "mnist", (2,): "moons"}
-FEATURE_NETWORKS = {"cifar10": "classifier-cifar"}
+FEATURE_NETWORKS = {"cifar10": "classifier-cifar", "mnist": "classifier-mnist"}
 
 
 @dataclasses.dataclass
@@ -292,12 +293,152 @@ def classifier_accuracy(ev):
                    f"top-1 on all {len(labels)} {ev.dataset} test images")]
 
 
+def linear_probe(ev):
+    """Encoders: top-1 test accuracy of a linear classifier on frozen `embed` features
+    (`zoo.probe`), beside the same architecture at random initialization (the floor)."""
+    (train, train_labels), (test, test_labels) = ev.data(ev.num, "train"), ev.data(ev.reference_images)
+    with registry.seeded_initializers(ev.seed):
+        untrained = type(ev.model).from_config(ev.model.get_config())
+    accuracy, floor = (probe.linear_probe(m.embed(train), train_labels, m.embed(test), test_labels, seed=ev.seed)
+                       for m in (ev.model, untrained))
+    ceiling = FEATURE_NETWORKS.get(ev.dataset)
+    ceiling = (f"; the supervised {ceiling} scores {pretrained.get_entry(ceiling)['metrics']['test_accuracy']['value']}"
+               if ceiling in pretrained.list_models() else "")
+    how = (f"top-1 on {len(test)} {ev.dataset} test images of a softmax regression (Adam, 30 epochs, `fit`) on "
+           f"frozen standardized `embed` features of the first {len(train)} training images")
+    stderr = math.sqrt(accuracy * (1 - accuracy) / len(test))
+    return [Result("linear probe accuracy", accuracy, stderr, how + ceiling),
+            Result("linear probe floor (random encoder)", floor, math.sqrt(floor * (1 - floor) / len(test)),
+                   f"{how}, of the same architecture at random initialization (seed {ev.seed})")]
+
+
+def label_dependence(ev):
+    """Encoders: HSIC between `embed` features and the one-hot class label, with
+    permutation tests, for the whole embedding and per feature."""
+    images, labels = ev.data(min(ev.reference_images, 1000))
+    features, one_hot = ev.model.embed(images), np.eye(int(labels.max()) + 1)[labels]
+    test = metrics.hsic_test(features, one_hot, permutations=199, seed=ev.seed)
+    statistics, p_values = hsic_per_feature(features[:500], one_hot[:500], seed=ev.seed)
+    top = np.argsort(-statistics)[:8]
+    with registry.seeded_initializers(ev.seed):
+        untrained = type(ev.model).from_config(ev.model.get_config())
+    floor = metrics.hsic(untrained.embed(images), one_hot)
+    kernels = "biased HSIC (Gretton et al. 2005), Gaussian kernels with the median heuristic, label one-hot"
+    return [Result("HSIC(features, label)", test.statistic, None,
+                   f"{kernels}; first {len(images)} {ev.dataset} test images; permutation p = {test.p_value:.3g} "
+                   f"({test.permutations} permutations, null mean {test.null_mean:.2e})"),
+            Result("HSIC(features, label) of a random encoder", floor, None,
+                   f"the same, for the architecture at random initialization (seed {ev.seed})"),
+            Result("features dependent on the label", float(np.mean(p_values < 0.01)), None,
+                   f"share of the {len(statistics)} features whose own {kernels} with the label has permutation "
+                   f"p < 0.01 (199 permutations, first 500 test images); largest: "
+                   + ", ".join(f"feature {i} ({statistics[i]:.2e})" for i in top[:3]),
+                   details={f"feature {i}": round(float(statistics[i]), 5) for i in top})]
+
+
+def negative_log_likelihood(ev):
+    """Exact discrete likelihoods (autoregressive families): -log p(x) in nats per test
+    image, and the same in bits/dim, from one pass."""
+    if not ev.bpd_images:
+        return []
+    images = ev.test_data(ev.bpd_images)
+    nats = -np.asarray(ev.model.log_prob(images), "float64")
+    how = f"first {len(images)} {ev.dataset} test images; {ev.model.likelihood_method}"
+    mean, stderr = mean_and_stderr(nats)
+    bpd_mean, bpd_stderr = mean_and_stderr(nats / (math.prod(ev.model.data_shape) * math.log(2.0)))
+    return [Result("NLL (nats)", mean, stderr, how), Result("bits/dim", bpd_mean, bpd_stderr, how)]
+
+
+def variational_bound(ev):
+    """Latent-variable models: the negative ELBO and the IWAE bound on -log p(x)
+    (Burda et al. 2016) in nats per test example, from the same k posterior draws."""
+    if not ev.bpd_images:
+        return []
+    images = ev.test_data(ev.bpd_images)
+    k = ev.model.eval_samples
+    bounds = ev.model.image_bounds(images, k=k, seed=ev.seed)
+    how = f"first {len(images)} {ev.dataset} test images (seed {ev.seed}); {ev.model.likelihood_method}"
+    return [Result("negative ELBO (nats)", *mean_and_stderr(-bounds["elbo"]),
+                   f"{how}; the mean of {k} single-draw ELBO estimates per image"),
+            Result(f"NLL bound, IWAE k={k} (nats)", *mean_and_stderr(-bounds["iwae"]),
+                   f"{how}; k = {k} importance samples per image: an upper bound on -log p(x)")]
+
+
+def reconstruction(ev):
+    """Autoencoders with integer codes: PSNR of the reconstructions, their FD-classifier
+    against the same test images, and the codebook's usage and perplexity on them."""
+    images = ev.test_data(ev.reference_images)
+    codes = ev.model.encode(images)
+    reconstructions = ev.model.decode(codes)
+    mean, stderr = mean_and_stderr(metrics.psnr(images, reconstructions))
+    count = f"{len(images)} {ev.dataset} test images"
+    grid = f"{codes.shape[1]}x{codes.shape[2]} code grids"
+    usage, perplexity = ev.model.code_statistics(codes)
+    results = [Result("PSNR (dB)", mean, stderr, f"mean over the first {count} of 10 log10(255^2 / MSE) per image, "
+                                                 "uint8 reconstructions (decode(encode(x)))"),
+               Result("codebook usage", usage, None, f"share of the {ev.model.num_codes} codes used at least once "
+                                                     f"in the {grid} of the first {count}"),
+               Result("codebook perplexity", perplexity, None, f"exp(entropy of the code histogram) over the {grid} "
+                                                               f"of the first {count} (at most {ev.model.num_codes})")]
+    if ev.feature_network is not None:
+        test_features, _ = ev.classified("test")
+        features = ev.feature_network.features(reconstructions)
+        results.append(Result("FD-classifier (reconstructions)", metrics.frechet_distance(features, test_features),
+                              None, f"reconstructions of the first {count} vs those images, in "
+                                    f"{ev.feature_network_name} penultimate features (0: indistinguishable; "
+                                    "not an Inception FID)"))
+    return results
+
+
+def latent_reconstruction(ev):
+    """Encoders with continuous latents (BiGAN): MSE and PSNR of decode(encode(x)) on test
+    images, and the reconstructions' FD-classifier against those images."""
+    images = ev.test_data(ev.reference_images)
+    reconstructions = ev.model.reconstruct(images)
+    count = f"the first {len(images)} {ev.dataset} test images"
+    error = ((images.astype("float64") - reconstructions.astype("float64")) / 127.5) ** 2
+    mse = error.reshape(len(images), -1).mean(1)
+    results = [Result("reconstruction MSE", *mean_and_stderr(mse),
+                      f"per-pixel squared error in [-1, 1] units of uint8 decode(encode(x)), mean over {count}"),
+               Result("PSNR (dB)", *mean_and_stderr(metrics.psnr(images, reconstructions)),
+                      f"mean over {count} of 10 log10(255^2 / MSE) per image")]
+    if ev.feature_network is not None:
+        test_features, _ = ev.classified("test")
+        features = ev.feature_network.features(reconstructions)
+        results.append(Result("FD-classifier (reconstructions)", metrics.frechet_distance(features, test_features),
+                              None, f"reconstructions of {count} vs those images, in {ev.feature_network_name} "
+                                    "penultimate features (not an Inception FID)"))
+    return results
+
+
+GAUSSIAN_GRID = [(2.0 * (k % 5) - 4.0, 2.0 * (k // 5) - 4.0) for k in range(25)]
+
+
+def mode_coverage(ev):
+    """Mode collapse on the 25-Gaussians grid (std 0.05): modes holding >= 1% of the samples
+    within 3 std, and the share of samples within 3 std of a mode."""
+    if ev.dataset != "gaussian_grid":
+        return []
+    results = []
+    for setting in ev.samplers:
+        modes, share = metrics.mode_coverage(ev.samples(setting)[0], GAUSSIAN_GRID, radius=0.15)
+        how = f"{ev.describe(setting)}; within 0.15 (3 std) of one of the 25 centres"
+        suffix = _suffix(ev, setting)
+        results += [Result(f"modes covered{suffix}", modes, None, f"{how}, modes with >= 1% of the samples"),
+                    Result(f"high-quality share{suffix}", share, None, how)]
+    return results
+
+
 def _suffix(ev, setting):
     return f" ({setting.label})" if len(ev.samplers) > 1 else ""
 
 
 METRICS = {metric.__name__: metric for metric in (bits_per_dim, straightness, log_likelihood,
-                                                    nearest_neighbour_distance, sample_quality, classifier_accuracy)}
+                                                    nearest_neighbour_distance, sample_quality, classifier_accuracy,
+                                                    linear_probe, label_dependence, negative_log_likelihood,
+                                                    variational_bound)}
+METRICS[reconstruction.__name__] = reconstruction  # quantized autoencoders
+METRICS.update(latent_reconstruction=latent_reconstruction, mode_coverage=mode_coverage)  # GANs
 
 
 def evaluate(model, **options):

@@ -5,6 +5,7 @@ import math
 import numpy as np
 from keras import ops
 
+from zoo.dependence import hsic, hsic_test  # noqa: F401 (re-exported: zoo.metrics.hsic)
 from zoo.schedules import uniform_times
 
 
@@ -100,3 +101,38 @@ def straightness(velocity, noise, steps):
     _, sum_v, sum_sq = ops.fori_loop(0, steps, step, (noise, zeros, ops.zeros((batch,))))
     mean_v = sum_v / steps
     return (sum_sq / steps - ops.sum(ops.square(mean_v), axis=-1)) / dims
+
+
+def psnr(images, reconstructions, max_value=255.0):
+    """Peak signal-to-noise ratio in dB per example, 10 log10(max^2 / MSE) (inf when equal)."""
+    a, b = np.asarray(images, "float64"), np.asarray(reconstructions, "float64")
+    if a.shape != b.shape:
+        raise ValueError(f"`images` and `reconstructions` must have one shape; received {a.shape} and {b.shape}.")
+    mse = np.mean(np.square(a - b).reshape(len(a), -1), axis=1)
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(max_value**2 / mse)
+
+
+def codebook_usage(indices, num_codes):
+    """Share of the `num_codes` codes that occur at least once in `indices` (any shape)."""
+    return float(np.unique(np.asarray(indices)).size / num_codes)
+
+
+def codebook_perplexity(indices, num_codes):
+    """exp(entropy) of the code histogram of `indices`: `num_codes` when every code is
+    used equally often, 1 when one code is used everywhere (van den Oord et al. 2017)."""
+    counts = np.bincount(np.asarray(indices).reshape(-1), minlength=num_codes)
+    shares = counts[counts > 0] / counts.sum()
+    return float(np.exp(-np.sum(shares * np.log(shares))))
+
+
+def mode_coverage(samples, centers, radius, min_share=0.01):
+    """Mode collapse on a mixture with known `centers` (VEEGAN, PacGAN): the number of
+    modes that hold at least `min_share` of the samples within `radius` of their
+    centre, and the share of samples within `radius` of some centre ("high quality").
+    Returns `(modes, share)`."""
+    samples, centers = np.asarray(samples, "float64"), np.asarray(centers, "float64")
+    distances = np.linalg.norm(samples[:, None, :] - centers[None], axis=-1)
+    near = distances.min(1) <= radius
+    counts = np.bincount(distances.argmin(1)[near], minlength=len(centers))
+    return int((counts >= min_share * len(samples)).sum()), float(near.mean())

@@ -8,3 +8,6 @@ __all__ = ["AttentionBlock", "Downsample", "FourierEmbedding", "ResBlock", "Sinu
 from zoo.layers.couplings import AdditiveCoupling, AffineCoupling, coupling_mask  # noqa: E402,F401
 from zoo.layers.invertible import (ActNorm, CouplingNetwork, DiagonalScaling, InvertibleConv1x1,  # noqa: E402,F401
                                    LogitTransform, Split, Squeeze, lu_decomposition)
+from zoo.layers.quantizers import FSQ, VectorQuantizer, round_ste  # noqa: E402,F401
+from zoo.layers.latent import GaussianReparameterization, GumbelSoftmax, gaussian_kl  # noqa: E402,F401
+from zoo.layers.masked import GatedPixelCNNBlock, MaskedConv2D, MaskedDense, made_masks  # noqa: E402,F401

@@ -6,9 +6,14 @@ shaped like x (`MLP(output_dim=...)`: another width); `ResNet(x)` and
 `zoo.networks.sizes`."""
 
 from zoo.networks.classifiers import MLPClassifier, UNetEncoder
+from zoo.networks.cpc import CPCNetwork
 from zoo.networks.flow import MultiScaleFlow
 from zoo.networks.mlp import MLP
 from zoo.networks.resnet import PreActBlock, ResNet
 from zoo.networks.unet import UNet
 
-__all__ = ["MLP", "MLPClassifier", "MultiScaleFlow", "PreActBlock", "ResNet", "UNet", "UNetEncoder"]
+__all__ = ["CPCNetwork", "MLP", "MLPClassifier", "MultiScaleFlow", "PreActBlock", "ResNet", "UNet", "UNetEncoder"]
+from zoo.networks.autoencoder import ConvDecoder, ConvEncoder, ResidualStack  # noqa: E402,F401
+from zoo.networks.vae import DenseNetwork  # noqa: E402,F401
+from zoo.networks.dcgan import DCGANDiscriminator, DCGANGenerator, JointCritic, MLPNetwork  # noqa: E402,F401
+from zoo.networks.autoregressive import MADENetwork, NADENetwork, PixelCNNNetwork  # noqa: E402,F401

@@ -25,9 +25,28 @@ UNET = {
                  attention_resolutions=(16,), num_heads=1),
 }
 
+# Quantized autoencoders (`zoo.networks.autoencoder`): the encoder and decoder share these.
+AUTOENCODER = {
+    # Tests (16x16x3 -> 4x4 codes).
+    "tiny": dict(channels=16, num_downsamples=2, num_res_blocks=1, res_channels=8),
+    # 32x32 images -> 8x8 codes on 2 shared CPU cores: VQ-VAE's CIFAR network at a quarter
+    # of its width (16M multiply-adds per image forward).
+    "small": dict(channels=64, num_downsamples=2, num_res_blocks=2, res_channels=32),
+}
+
 MLP_SIZES = {
     # 2-D toy data (moons, 8 Gaussians ...).
     "toy": dict(hidden=128, depth=3, embedding_dim=32),
+}
+
+# GANs (`zoo.models.gan`): DCGAN generator/critic width, conv kernel, latent width and the
+# BiGAN joint critic's hidden width; "mlp" is the 2-D toy pair (hidden, depth).
+DCGAN = {
+    "tiny": dict(width=8, kernel_size=4, latent_dim=16, joint_hidden=32),  # tests
+    # 32x32x3 on 2 CPU cores: generator 0.43M, critic 0.17M.
+    "small": dict(width=32, kernel_size=4, latent_dim=128, joint_hidden=256),
+    "mnist": dict(width=32, kernel_size=4, latent_dim=64, joint_hidden=256),
+    "mlp": dict(hidden=128, depth=3, latent_dim=8),
 }
 
 BACKBONES = {"unet": UNet, "mlp": MLP}
