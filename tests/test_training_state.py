@@ -183,7 +183,7 @@ def test_an_unwritable_workdir_is_named_before_training(tmp_path, monkeypatch):
     assert list((tmp_path / "run").iterdir()) == []
 
 
-def _contend(workdir, dead_pid, barrier, results):
+def _contend(workdir, dead_pid, barrier, holders, results):
     # Slow between reading the stale lock and acting on it, so that every contender acts
     # on what it read before the others' moves: the window of the race.
     runs = zoo.training._process_runs
@@ -191,11 +191,15 @@ def _contend(workdir, dead_pid, barrier, results):
     barrier.wait()
     try:
         with workdir_lock(workdir):
-            start = time.monotonic()
-            time.sleep(0.5)
-            results.put(("held", start, time.monotonic()))
+            with holders.get_lock():
+                holders.value += 1
+                together = holders.value  # runs holding the workdir now, this one included
+            time.sleep(0.5)  # hold it while the others try
+            with holders.get_lock():
+                holders.value -= 1
+            results.put(("held", together))
     except WorkdirLocked:
-        results.put(("locked", 0.0, 0.0))
+        results.put(("locked", 0))
 
 
 @pytest.mark.filterwarnings("ignore:os.fork")  # JAX warns about forking; the children run no JAX
@@ -206,14 +210,14 @@ def test_runs_racing_for_one_stale_lock_never_hold_it_together(tmp_path):
     dead.wait()
     (tmp_path / ".lock").write_text(f"{dead.pid}\n")
     context = multiprocessing.get_context("fork")
-    barrier, results = context.Barrier(6), context.Queue()
-    workers = [context.Process(target=_contend, args=(tmp_path, dead.pid, barrier, results)) for _ in range(6)]
+    barrier, holders, results = context.Barrier(6), context.Value("i", 0), context.Queue()
+    workers = [context.Process(target=_contend, args=(tmp_path, dead.pid, barrier, holders, results))
+               for _ in range(6)]
     for worker in workers:
         worker.start()
-    outcomes = sorted((results.get(timeout=60) for _ in workers), key=lambda r: r[1])
+    outcomes = [results.get(timeout=60) for _ in workers]
     for worker in workers:
         worker.join(timeout=60)
-    held = [(start, end) for kind, start, end in outcomes if kind == "held"]
-    assert held, outcomes
-    assert all(later[0] >= earlier[1] for earlier, later in zip(held, held[1:])), held  # no overlap
+    held = [together for kind, together in outcomes if kind == "held"]
+    assert held and all(together == 1 for together in held), outcomes  # never two at once
     assert not (tmp_path / ".lock").exists()
