@@ -11,27 +11,24 @@ Its penultimate 64 features define FD-classifier on MNIST.
     KERAS_BACKEND=tensorflow zoo train recipes/classifier_mnist.py --workdir runs/classifier-mnist
 """
 
-import keras
+from pathlib import Path
 
 import zoo
+from zoo.cli import load_recipe
 from zoo.training import ArrayBatches, train
 
 CONFIG = "classifier_mnist"
 BATCH_SIZE = 128
-LEARNING_RATE = 0.1
-WEIGHT_DECAY = 5e-4
+_CIFAR = load_recipe(Path(__file__).with_name("classifier_cifar.py"))
+LEARNING_RATE, WEIGHT_DECAY = _CIFAR.LEARNING_RATE, _CIFAR.WEIGHT_DECAY
 EPOCHS = 4  # cosine decay over the whole run; ~2 min per epoch on 2 shared CPU cores (TensorFlow)
 CROP_PADDING = 2
 SEED = 0
 
 
-def optimizer(steps_per_epoch, epochs):
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=(epochs - 1) * steps_per_epoch, warmup_target=LEARNING_RATE,
-        warmup_steps=steps_per_epoch)
-    sgd = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=WEIGHT_DECAY)
-    sgd.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
-    return sgd
+# classifier-cifar's optimizer, rate and weight decay (SGD + Nesterov, one warm-up epoch,
+# cosine to 0, no decay on norms and biases).
+optimizer = _CIFAR.optimizer
 
 
 def main(workdir="runs/classifier-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
