@@ -12,9 +12,8 @@ code's settings: L1 distance, lambda = 10, reconstruction weights 2 (latent) and
     KERAS_BACKEND=tensorflow zoo train recipes/bigan_qp_mnist.py --workdir runs/bigan-qp-mnist --time-limit 30
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "bigan_qp_mnist"
@@ -25,14 +24,11 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 200
 EPOCHS = 100
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, beta_1=0.5)  # one per network
+NETWORKS = ("generator", "encoder", "discriminator")
 
 
-def optimizers():
-    return {name: keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5)
-            for name in ("generator", "encoder", "discriminator")}
-
-
-def main(workdir="runs/bigan-qp-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/bigan-qp-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:
@@ -40,8 +36,8 @@ def main(workdir="runs/bigan-qp-mnist", epochs=EPOCHS, smoke=False, resume_from=
     model = zoo.create("bigan_qp_tiny" if smoke else CONFIG, data_shape=(28, 28, 1), critic_steps=CRITIC_STEPS,
                        ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
-    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, optimizer=optimizers(),
-                 resume_from=resume_from, verbose=2,
+    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, resume_from=resume_from,
+                 optimizer=dict.fromkeys(NETWORKS, resolve(OPTIMIZER, optimizer)), verbose=2,
                  metadata={"recipe": "recipes/bigan_qp_mnist.py", "dataset": "mnist", "batch_size": BATCH_SIZE,
-                           "learning_rate": LEARNING_RATE, "critic_steps": CRITIC_STEPS, "ema_decay": EMA_DECAY,
+                           "critic_steps": CRITIC_STEPS, "ema_decay": EMA_DECAY,
                            "steps_per_epoch": STEPS_PER_EPOCH})

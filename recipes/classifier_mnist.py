@@ -26,12 +26,12 @@ CROP_PADDING = 2
 SEED = 0
 
 
-# classifier-cifar's optimizer, rate and weight decay (SGD + Nesterov, one warm-up epoch,
-# cosine to 0, no decay on norms and biases).
-optimizer = _CIFAR.optimizer
+# classifier-cifar's optimizers, rates and weight decays (SGD + Nesterov by default, one
+# warm-up epoch, cosine to 0, no decay on norms and biases).
+optimizer_settings = _CIFAR.optimizer_settings
 
 
-def main(workdir="runs/classifier-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/classifier-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, labels = zoo.datasets.load("mnist", split="train")
     if smoke:  # a seconds-long run of the same code path, for tests
         images, labels = images[:64], labels[:64]
@@ -41,7 +41,7 @@ def main(workdir="runs/classifier-mnist", epochs=EPOCHS, smoke=False, resume_fro
     # The schedule spans EPOCHS (not `epochs`), so stopping early and resuming later
     # follows the same curve.
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=optimizer(len(batches), 2 if smoke else EPOCHS), resume_from=resume_from,
+                 optimizer=optimizer_settings(optimizer, len(batches), 2 if smoke else EPOCHS),
+                 resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/classifier_mnist.py", "dataset": "mnist",
-                                      "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                                      "weight_decay": WEIGHT_DECAY, "crop_padding": CROP_PADDING})
+                                      "batch_size": BATCH_SIZE, "crop_padding": CROP_PADDING})

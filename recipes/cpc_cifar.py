@@ -22,9 +22,8 @@ bound was still rising (0.45, 1.33, 1.88 nats) and its linear probe (40.6%) sits
 Rerunning resumes from `<workdir>/state` (saved every epoch); `<workdir>/checkpoint` is the export.
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "cpc_cifar"
@@ -40,13 +39,11 @@ EPOCHS = 6
 SEED = 0
 
 
-def optimizer(total_steps, warmup_steps):
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=total_steps - warmup_steps, warmup_target=LEARNING_RATE, warmup_steps=warmup_steps)
-    return keras.optimizers.Adam(schedule, clipnorm=1.0)
+# Warm-up, then a cosine to 0 over the rest of EPOCHS.
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/cpc-cifar", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/cpc-cifar", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("cifar10", split="train")
     if smoke:  # a seconds-long run of the same code path, for tests
         images = images[:64, :16, :16]
@@ -55,8 +52,8 @@ def main(workdir="runs/cpc-cifar", epochs=EPOCHS, smoke=False, resume_from=None)
                            steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     # The schedule spans EPOCHS (not `epochs`), so stopping early and resuming later
     # follows the same curve.
-    steps = 4 if smoke else EPOCHS * STEPS_PER_EPOCH
+    steps, warmup = (4, 1) if smoke else (EPOCHS * STEPS_PER_EPOCH, WARMUP_STEPS)
+    settings = resolve(OPTIMIZER.replace(warmup_steps=warmup, decay_steps=steps - warmup), optimizer)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=optimizer(steps, 1 if smoke else WARMUP_STEPS), resume_from=resume_from, verbose=2,
-                 metadata={"recipe": "recipes/cpc_cifar.py", "dataset": "cifar10", "batch_size": BATCH_SIZE,
-                           "learning_rate": LEARNING_RATE, "warmup_steps": WARMUP_STEPS})
+                 optimizer=settings, resume_from=resume_from, verbose=2,
+                 metadata={"recipe": "recipes/cpc_cifar.py", "dataset": "cifar10", "batch_size": BATCH_SIZE})

@@ -26,7 +26,8 @@ Sample with "ddpm" (1000 steps), "ddim" at 10/50/100 steps, and "analytic-ddim" 
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "ddpm_cifar"
 BATCH_SIZE = 32
@@ -36,9 +37,10 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 200  # a checkpoint every 6,400 images (~4 CPU minutes)
 EPOCHS = 2000
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/ddpm-cifar", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/ddpm-cifar", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:
@@ -46,7 +48,6 @@ def main(workdir="runs/ddpm-cifar", epochs=EPOCHS, smoke=False, resume_from=None
     model = zoo.create("ddpm_tiny" if smoke else CONFIG, data_shape=(32, 32, 3), ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED, steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/ddpm_cifar.py", "dataset": "cifar10", "config": CONFIG,
-                                      "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                                      "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})
+                                      "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

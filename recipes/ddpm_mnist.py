@@ -9,7 +9,8 @@ mirrored digits are not digits.
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "ddpm_mnist"
 BATCH_SIZE = 64
@@ -19,9 +20,10 @@ EMA_DECAY = 0.998
 STEPS_PER_EPOCH = 100
 EPOCHS = 500
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/ddpm-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/ddpm-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -29,7 +31,6 @@ def main(workdir="runs/ddpm-mnist", epochs=EPOCHS, smoke=False, resume_from=None
     model = zoo.create("ddpm_tiny" if smoke else CONFIG, data_shape=(28, 28, 1), ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/ddpm_mnist.py", "dataset": "mnist", "config": CONFIG,
-                                      "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                                      "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})
+                                      "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

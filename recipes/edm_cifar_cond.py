@@ -23,7 +23,8 @@ larger and lengthen the EMA and warm-up with the run.
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "edm_cifar_cond"
 BATCH_SIZE = 32
@@ -33,9 +34,10 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 200  # a checkpoint every 6,400 images (~4 CPU minutes)
 EPOCHS = 2000
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/edm-cifar-cond", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/edm-cifar-cond", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, labels = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
     options = {}
@@ -47,8 +49,7 @@ def main(workdir="runs/edm-cifar-cond", epochs=EPOCHS, smoke=False, resume_from=
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, labels=labels, flip=True, seed=SEED,
                            steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/edm_cifar_cond.py", "dataset": "cifar10", "config": CONFIG,
-                                      "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                                      "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH,
+                                      "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH,
                                       "label_dropout": 0.1})

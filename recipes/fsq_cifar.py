@@ -22,12 +22,12 @@ the export and `<workdir>/reconstructions.png` shows 32 test images (left of eac
 beside their reconstructions.
 """
 
-import keras
 import numpy as np
 from PIL import Image
 
 import zoo
 from zoo.cli import image_grid
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "fsq_small"
@@ -39,10 +39,8 @@ EPOCHS = 6  # 38,400 images; the schedule spans all of them
 SEED = 0
 
 
-def optimizer(total_steps, warmup_steps):
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, decay_steps=max(total_steps - warmup_steps, 1),
-                                                      warmup_target=LEARNING_RATE, warmup_steps=warmup_steps)
-    return keras.optimizers.Adam(schedule)
+# Warm-up, then a cosine to 0 over the rest of EPOCHS (filled in by `train_autoencoder`).
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS)
 
 
 def reconstruction_grid(model, images, path, pairs_per_row=8):
@@ -51,11 +49,11 @@ def reconstruction_grid(model, images, path, pairs_per_row=8):
     Image.fromarray(image_grid(pairs, 2 * pairs_per_row).squeeze()).save(path)
 
 
-def main(workdir="runs/fsq-cifar", epochs=EPOCHS, smoke=False, resume_from=None):
-    return train_autoencoder("fsq-cifar", CONFIG, "fsq_tiny", workdir, epochs, smoke, resume_from)
+def main(workdir="runs/fsq-cifar", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
+    return train_autoencoder("fsq-cifar", CONFIG, "fsq_tiny", workdir, epochs, smoke, resume_from, optimizer)
 
 
-def train_autoencoder(name, config, smoke_config, workdir, epochs, smoke, resume_from):
+def train_autoencoder(name, config, smoke_config, workdir, epochs, smoke, resume_from, optimizer=None):
     """The training both quantizers share (recipes/vq_cifar.py calls it with its config)."""
     images, _ = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
@@ -64,11 +62,12 @@ def train_autoencoder(name, config, smoke_config, workdir, epochs, smoke, resume
     model = zoo.create(smoke_config if smoke else config, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED, steps_per_epoch=steps)
     total = (1 if smoke else EPOCHS) * steps  # EPOCHS, not `epochs`: stopping early keeps the curve
+    warmup = 1 if smoke else WARMUP_STEPS
+    settings = resolve(OPTIMIZER.replace(warmup_steps=warmup, decay_steps=max(total - warmup, 1)), optimizer)
     exported = train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                     optimizer=optimizer(total, 1 if smoke else WARMUP_STEPS), resume_from=resume_from, verbose=2,
+                     optimizer=settings, resume_from=resume_from, verbose=2,
                      metadata={"recipe": f"recipes/{name.replace('-', '_')}.py", "dataset": "cifar10",
-                               "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                               "steps_per_epoch": STEPS_PER_EPOCH,
+                               "batch_size": BATCH_SIZE, "steps_per_epoch": STEPS_PER_EPOCH,
                                "code_grid_shape": list(model.code_grid_shape), "num_codes": model.num_codes})
     if not smoke:
         test_images, _ = zoo.datasets.load("cifar10", split="test", num=32)

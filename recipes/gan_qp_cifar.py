@@ -20,9 +20,8 @@ and the same with `objective='wgan-gp'` into `runs/wgan-gp-cifar`.
 gradient.) Rerunning resumes from `<workdir>/state`.
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIGS = {"qp": "gan_qp_small", "ns": "ns_gan_small", "wgan-gp": "wgan_gp_small"}
@@ -33,14 +32,11 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 200  # a checkpoint every few CPU minutes
 EPOCHS = 100  # 20k critic steps; a CPU session gets through a part (see the card)
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, beta_1=0.5)  # one per network
+NETWORKS = ("generator", "discriminator")
 
 
-def optimizers():
-    return {"generator": keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5),
-            "discriminator": keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5)}
-
-
-def main(workdir="runs/gan-qp-cifar", epochs=EPOCHS, smoke=False, resume_from=None, objective="qp"):
+def main(workdir="runs/gan-qp-cifar", epochs=EPOCHS, smoke=False, resume_from=None, objective="qp", optimizer=None):
     images, _ = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -48,8 +44,8 @@ def main(workdir="runs/gan-qp-cifar", epochs=EPOCHS, smoke=False, resume_from=No
     model = zoo.create(CONFIGS[objective].replace("_small", "_tiny") if smoke else CONFIGS[objective],
                        critic_steps=CRITIC_STEPS, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED, steps_per_epoch=steps)
-    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, optimizer=optimizers(),
-                 resume_from=resume_from, verbose=2,
+    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, resume_from=resume_from,
+                 optimizer=dict.fromkeys(NETWORKS, resolve(OPTIMIZER, optimizer)), verbose=2,
                  metadata={"recipe": "recipes/gan_qp_cifar.py", "dataset": "cifar10", "objective": objective,
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "critic_steps": CRITIC_STEPS,
+                           "batch_size": BATCH_SIZE, "critic_steps": CRITIC_STEPS,
                            "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

@@ -11,9 +11,8 @@ every backend.
     KERAS_BACKEND=tensorflow zoo train recipes/gan_qp_gaussian_grid.py --workdir runs/gan-qp-gaussian-grid
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "gan_qp_mlp"
@@ -25,20 +24,17 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 200
 EPOCHS = 50  # 10k steps
 SEED = 0
-
-
-def optimizers():
-    return {"generator": keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5, beta_2=0.9),
-            "discriminator": keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5, beta_2=0.9)}
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, beta_1=0.5, beta_2=0.9)  # one per network
+NETWORKS = ("generator", "discriminator")
 
 
 def main(workdir="runs/gan-qp-gaussian-grid", epochs=EPOCHS, smoke=False, resume_from=None,
-         critic_steps=CRITIC_STEPS):
+         critic_steps=CRITIC_STEPS, optimizer=None):
     points, _ = zoo.datasets.load("gaussian_grid", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, critic_steps=critic_steps, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
-    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, optimizer=optimizers(),
-                 resume_from=resume_from, verbose=2,
+    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, resume_from=resume_from,
+                 optimizer=dict.fromkeys(NETWORKS, resolve(OPTIMIZER, optimizer)), verbose=2,
                  metadata={"recipe": "recipes/gan_qp_gaussian_grid.py", "dataset": "gaussian_grid",
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "critic_steps": critic_steps,
+                           "batch_size": BATCH_SIZE, "critic_steps": critic_steps,
                            "ema_decay": EMA_DECAY})

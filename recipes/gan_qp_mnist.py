@@ -12,9 +12,8 @@ networks and batches (WGAN-GP on JAX or TensorFlow only).
     KERAS_BACKEND=tensorflow zoo train recipes/gan_qp_mnist.py --workdir runs/gan-qp-mnist --time-limit 30
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIGS = {"qp": "gan_qp_mnist", "ns": "ns_gan_mnist", "wgan-gp": "wgan_gp_mnist"}
@@ -25,14 +24,11 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 100  # a checkpoint every few CPU minutes
 EPOCHS = 200
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, beta_1=0.5)  # one per network
+NETWORKS = ("generator", "discriminator")
 
 
-def optimizers():
-    return {"generator": keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5),
-            "discriminator": keras.optimizers.Adam(LEARNING_RATE, beta_1=0.5)}
-
-
-def main(workdir="runs/gan-qp-mnist", epochs=EPOCHS, smoke=False, resume_from=None, objective="qp"):
+def main(workdir="runs/gan-qp-mnist", epochs=EPOCHS, smoke=False, resume_from=None, objective="qp", optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -41,8 +37,8 @@ def main(workdir="runs/gan-qp-mnist", epochs=EPOCHS, smoke=False, resume_from=No
     model = zoo.create(config.replace("_mnist", "_tiny") if smoke else config, data_shape=(28, 28, 1),
                        critic_steps=CRITIC_STEPS, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
-    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, optimizer=optimizers(),
-                 resume_from=resume_from, verbose=2,
+    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs, resume_from=resume_from,
+                 optimizer=dict.fromkeys(NETWORKS, resolve(OPTIMIZER, optimizer)), verbose=2,
                  metadata={"recipe": "recipes/gan_qp_mnist.py", "dataset": "mnist", "objective": objective,
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "critic_steps": CRITIC_STEPS,
+                           "batch_size": BATCH_SIZE, "critic_steps": CRITIC_STEPS,
                            "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

@@ -12,9 +12,8 @@ Rerunning resumes from `<workdir>/state`. `--resume-from glow-moons` copies a pu
 checkpoint's weights when the state is gone (it keeps the epoch count and history; Adam restarts).
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "glow_2d"
@@ -24,13 +23,14 @@ LEARNING_RATE = 1e-3  # Adam; small flows tolerate a large step
 STEPS_PER_EPOCH = 100
 EPOCHS = 60  # 6k steps: the test NLL flattens after ~4k
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE)
 
 
-def main(workdir="runs/glow-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/glow-moons", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/glow_moons.py", "dataset": "moons", "config": CONFIG,
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})
+                           "batch_size": BATCH_SIZE})

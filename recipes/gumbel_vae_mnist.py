@@ -16,9 +16,8 @@ binarization. Adam 1e-3 with cosine decay to 1e-4 over EPOCHS, 600 batches of 10
     KERAS_BACKEND=tensorflow zoo train recipes/gumbel_vae_mnist.py --workdir runs/gumbel-vae-mnist
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "gumbel_vae_mnist"
@@ -30,13 +29,11 @@ EPOCHS = 30  # ~14 min on 2 CPU cores (TensorFlow)
 SEED = 0
 
 
-def optimizer(steps_per_epoch, epochs):
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=epochs * steps_per_epoch,
-                                                      alpha=FINAL_LEARNING_RATE / LEARNING_RATE)
-    return keras.optimizers.Adam(schedule)
+# A cosine from LEARNING_RATE to FINAL_LEARNING_RATE over EPOCHS (steps filled in by `main`).
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, final_fraction=FINAL_LEARNING_RATE / LEARNING_RATE)
 
 
-def main(workdir="runs/gumbel-vae-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/gumbel-vae-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")  # grayscale: binarized afresh each step
     if smoke:  # the same code path in seconds, for tests
         images = images[:64]
@@ -46,7 +43,8 @@ def main(workdir="runs/gumbel-vae-mnist", epochs=EPOCHS, smoke=False, resume_fro
         model = zoo.create(CONFIG, anneal_rate=ANNEAL_RATE, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else None)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=optimizer(len(batches), 2 if smoke else EPOCHS), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER.replace(decay_steps=len(batches) * (2 if smoke else EPOCHS)), optimizer),
+                 resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/gumbel_vae_mnist.py", "dataset": "binarized_mnist",
                            "training_data": "mnist train split, dynamically binarized by the model",
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "anneal_rate": ANNEAL_RATE})
+                           "batch_size": BATCH_SIZE, "anneal_rate": ANNEAL_RATE})

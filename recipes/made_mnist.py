@@ -14,7 +14,8 @@ split for the NLL (nats per image, the training loss). Adam at 1e-3.
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "made_mnist"
 BATCH_SIZE = 100
@@ -23,9 +24,10 @@ WARMUP_STEPS = 200
 STEPS_PER_EPOCH = 300
 EPOCHS = 400
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/made-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/made-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     overrides = {}
@@ -34,7 +36,6 @@ def main(workdir="runs/made-mnist", epochs=EPOCHS, smoke=False, resume_from=None
     model = zoo.create(CONFIG, seed=SEED, **overrides)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/made_mnist.py", "dataset": "binarized_mnist", "config": CONFIG,
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                           "steps_per_epoch": STEPS_PER_EPOCH, "binarization": "dynamic"})
+                           "batch_size": BATCH_SIZE, "steps_per_epoch": STEPS_PER_EPOCH, "binarization": "dynamic"})

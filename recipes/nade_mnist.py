@@ -22,7 +22,8 @@ warm-starts from the bundled checkpoint.
 import keras
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "nade_mnist"
 BATCH_SIZE = 100
@@ -31,9 +32,10 @@ WARMUP_STEPS = 200
 STEPS_PER_EPOCH = 50  # 5,000 images: a checkpoint every few minutes on the shared CPU
 EPOCHS = 2400
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/nade-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/nade-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     overrides = {}
@@ -41,11 +43,11 @@ def main(workdir="runs/nade-mnist", epochs=EPOCHS, smoke=False, resume_from=None
         images, steps, overrides = images[:64], 2, {"hidden": 8}
     model = zoo.create(CONFIG, seed=SEED, **overrides)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
+    settings = resolve(OPTIMIZER, optimizer)
     if keras.backend.backend() == "tensorflow":
         # XLA: the (N, D, H) pre-activations run ~3x faster fused than op by op.
-        model.compile(optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), jit_compile=True)
+        model.compile(optimizer=settings.build(), jit_compile=True)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from, verbose=2,
+                 optimizer=settings, resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/nade_mnist.py", "dataset": "binarized_mnist", "config": CONFIG,
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                           "steps_per_epoch": STEPS_PER_EPOCH, "binarization": "dynamic"})
+                           "batch_size": BATCH_SIZE, "steps_per_epoch": STEPS_PER_EPOCH, "binarization": "dynamic"})

@@ -31,7 +31,8 @@ weights when that state is gone (it keeps the epoch count and history; Adam rest
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "nice_mnist"
 SMOKE_CONFIG = "nice_tiny"  # same code path in seconds, for tests
@@ -41,9 +42,10 @@ WARMUP_STEPS = 200
 STEPS_PER_EPOCH = 100  # a checkpoint every 6,400 images
 EPOCHS = 500  # 3.2M images (53 passes); a CPU session gets through a small part of it
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/nice-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/nice-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:
@@ -52,8 +54,7 @@ def main(workdir="runs/nice-mnist", epochs=EPOCHS, smoke=False, resume_from=None
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, dequantize=True,
                            steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2,
                  metadata={"recipe": "recipes/nice_mnist.py", "dataset": "mnist", "config": CONFIG,
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                           "steps_per_epoch": STEPS_PER_EPOCH})
+                           "batch_size": BATCH_SIZE, "steps_per_epoch": STEPS_PER_EPOCH})

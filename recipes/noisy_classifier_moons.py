@@ -22,9 +22,8 @@ on one PyTorch thread of 2 busy CPU cores; test accuracy 0.999 at sigma 0.01, 0.
     KERAS_BACKEND=torch zoo train recipes/noisy_classifier_moons.py --workdir runs/noisy-classifier-moons
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "noisy_classifier_mlp"
@@ -34,14 +33,15 @@ LEARNING_RATE = 1e-3  # Adam, as for the toy diffusion MLPs
 STEPS_PER_EPOCH = 100
 EPOCHS = 40  # 4k steps; the loss (0.32 nats, most of it the noisiest sigmas' irreducible doubt) is flat after ~600
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE)
 
 
-def main(workdir="runs/noisy-classifier-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/noisy-classifier-moons", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     points, labels = zoo.datasets.load("moons", split="train", num=NUM_POINTS, with_labels=True)
     model = zoo.create(CONFIG, num_classes=2, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, labels=labels, seed=SEED,
                            steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/noisy_classifier_moons.py", "dataset": "moons", "config": CONFIG,
-                           "num_classes": 2, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})
+                           "num_classes": 2, "batch_size": BATCH_SIZE})

@@ -16,7 +16,8 @@ shared 2-core CPU (see the model card for steps and wall time).
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "pfgm_mnist"
 BATCH_SIZE = 512  # charges of the empirical field
@@ -27,9 +28,10 @@ EMA_DECAY = 0.995
 STEPS_PER_EPOCH = 50  # a checkpoint every ~3 CPU minutes
 EPOCHS = 1000
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/pfgm-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/pfgm-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps, batch, config, options = STEPS_PER_EPOCH, BATCH_SIZE, CONFIG, {}
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -40,8 +42,8 @@ def main(workdir="runs/pfgm-mnist", epochs=EPOCHS, smoke=False, resume_from=None
                        **options)
     batches = ArrayBatches(images, batch, seed=SEED, steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/pfgm_mnist.py", "dataset": "mnist", "config": CONFIG,
                                       "batch_size": BATCH_SIZE, "perturbed_batch": PERTURBED_BATCH,
-                                      "learning_rate": LEARNING_RATE, "ema_decay": EMA_DECAY,
+                                      "ema_decay": EMA_DECAY,
                                       "steps_per_epoch": STEPS_PER_EPOCH})

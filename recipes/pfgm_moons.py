@@ -12,9 +12,8 @@ heights (up to ~100) cover the whole sampling range.
     KERAS_BACKEND=tensorflow zoo train recipes/pfgm_moons.py --workdir runs/pfgm-moons
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "pfgm_mlp"
@@ -26,14 +25,15 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 100
 EPOCHS = 80
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE)
 
 
-def main(workdir="runs/pfgm-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/pfgm-moons", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, perturbed_batch=PERTURBED_BATCH, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/pfgm_moons.py", "dataset": "moons", "config": CONFIG,
                            "batch_size": BATCH_SIZE, "perturbed_batch": PERTURBED_BATCH,
-                           "learning_rate": LEARNING_RATE, "ema_decay": EMA_DECAY})
+                           "ema_decay": EMA_DECAY})

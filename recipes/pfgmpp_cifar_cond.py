@@ -17,7 +17,8 @@ sqrt(D / chi2_D) of spread ~1.6%, so the fine-tuning is a small change of task.
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "pfgmpp_cifar_cond"
 START_FROM = "edm-cifar-cond"
@@ -29,9 +30,10 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 100
 EPOCHS = 1000
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/pfgmpp-cifar-cond", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/pfgmpp-cifar-cond", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, labels = zoo.datasets.load("cifar10", split="train")
     steps, options = STEPS_PER_EPOCH, {}
     if smoke:
@@ -46,9 +48,9 @@ def main(workdir="runs/pfgmpp-cifar-cond", epochs=EPOCHS, smoke=False, resume_fr
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, labels=labels, flip=True, seed=SEED,
                            steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/pfgmpp_cifar_cond.py", "dataset": "cifar10",
                                       "config": CONFIG, "started_from": START_FROM,
                                       "augmented_dims": AUGMENTED_DIMS, "batch_size": BATCH_SIZE,
-                                      "learning_rate": LEARNING_RATE, "ema_decay": EMA_DECAY,
+                                      "ema_decay": EMA_DECAY,
                                       "steps_per_epoch": STEPS_PER_EPOCH, "label_dropout": 0.1})

@@ -10,9 +10,8 @@ N = 3072 puts D/N near 1; with N = 2 that would be D ~ 1-3).
     KERAS_BACKEND=tensorflow zoo train recipes/pfgmpp_moons.py --workdir runs/pfgmpp-moons
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "pfgmpp_mlp"
@@ -24,14 +23,15 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 100
 EPOCHS = 80  # 8k steps, as edm-moons
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE)
 
 
-def main(workdir="runs/pfgmpp-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/pfgmpp-moons", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, augmented_dims=AUGMENTED_DIMS, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/pfgmpp_moons.py", "dataset": "moons", "config": CONFIG,
                            "augmented_dims": AUGMENTED_DIMS, "batch_size": BATCH_SIZE,
-                           "learning_rate": LEARNING_RATE, "ema_decay": EMA_DECAY})
+                           "ema_decay": EMA_DECAY})

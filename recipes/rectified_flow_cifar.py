@@ -16,7 +16,8 @@ the last epoch that fits; `<workdir>/checkpoint` is the export (the EMA weights)
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "rectified_flow_medium"
 BATCH_SIZE = 128  # Liu et al.'s CIFAR batch
@@ -26,9 +27,10 @@ EMA_DECAY = 0.9995  # a ~2k-step horizon, for a run of tens of thousands of step
 STEPS_PER_EPOCH = 1000  # a saved state every 128k images (~10-20 s on an H100)
 EPOCHS = 400  # the nominal length (51M images); the card says how many were run
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/rectified-flow-cifar", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/rectified-flow-cifar", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -38,8 +40,7 @@ def main(workdir="runs/rectified-flow-cifar", epochs=EPOCHS, smoke=False, resume
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED,
                            steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2,
                  metadata={"recipe": "recipes/rectified_flow_cifar.py", "dataset": "cifar10",
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                           "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})
+                           "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

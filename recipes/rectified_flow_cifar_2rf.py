@@ -20,9 +20,8 @@ Rerunning resumes: first the missing pairs, then training from `<workdir>/state`
 
 from pathlib import Path
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, cached_reflow_pairs, train
 
 BASE = "rectified-flow-cifar"  # the 1-RF it rectifies (bundled)
@@ -34,10 +33,11 @@ EMA_DECAY = 0.995  # a ~200-step horizon: the run is ~1,000 steps
 STEPS_PER_EPOCH = 50  # 1,600 pairs, ~5 CPU minutes
 EPOCHS = 400
 SEED = 1  # not 0: fresh noise, not the draws of 1-RF's evaluation
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, clipnorm=1.0)
 
 
 def main(workdir="runs/rectified-flow-cifar-2rf", epochs=EPOCHS, smoke=False, base=BASE,
-         resume_from=None):
+         resume_from=None, optimizer=None):
     teacher = zoo.load(base)
     num, steps = (16, 2) if smoke else (NUM_PAIRS, STEPS_PER_EPOCH)
     pairs = cached_reflow_pairs(teacher, num, Path(workdir) / "pairs", seed=SEED, solver=PAIR_SOLVER,
@@ -46,10 +46,9 @@ def main(workdir="runs/rectified-flow-cifar-2rf", epochs=EPOCHS, smoke=False, ba
     batches = ArrayBatches(pairs["data"], 8 if smoke else BATCH_SIZE, noise=pairs["noise"], seed=SEED,
                            steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE, clipnorm=1.0), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2,
                  metadata={"recipe": "recipes/rectified_flow_cifar_2rf.py", "dataset": "cifar10",
                            "base": base, "pairs": NUM_PAIRS, "pair_sampler": {"solver": PAIR_SOLVER,
                                                                               "steps": PAIR_STEPS},
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                           "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})
+                           "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

@@ -21,7 +21,8 @@ and keeps its epoch count (Adam's moments restart).
 """
 
 import zoo
-from zoo.training import ArrayBatches, adam_with_warmup, train
+from zoo.optimizers import OptimizerSettings, resolve
+from zoo.training import ArrayBatches, train
 
 CONFIG = "rectified_flow_mnist"
 BATCH_SIZE = 64
@@ -31,9 +32,10 @@ EMA_DECAY = 0.998
 STEPS_PER_EPOCH = 100  # a checkpoint every ~4 CPU minutes
 EPOCHS = 500  # 50k steps = 3.2M images = 53 passes; a CPU session gets through a small part
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, warmup_steps=WARMUP_STEPS, clipnorm=1.0)
 
 
-def main(workdir="runs/rectified-flow-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/rectified-flow-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
@@ -42,7 +44,6 @@ def main(workdir="runs/rectified-flow-mnist", epochs=EPOCHS, smoke=False, resume
                        ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=steps)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=adam_with_warmup(LEARNING_RATE, WARMUP_STEPS), resume_from=resume_from,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
                  verbose=2, metadata={"recipe": "recipes/rectified_flow_mnist.py", "dataset": "mnist",
-                                      "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
-                                      "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})
+                                      "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})

@@ -7,9 +7,8 @@ test against on every backend.
     zoo train recipes/rectified_flow_moons.py --workdir runs/rectified-flow-moons
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "rectified_flow_mlp"
@@ -20,13 +19,14 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 100
 EPOCHS = 80  # 8k steps: the loss flattens after ~5k
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE)
 
 
-def main(workdir="runs/rectified-flow-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/rectified-flow-moons", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/rectified_flow_moons.py", "dataset": "moons",
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})
+                           "batch_size": BATCH_SIZE})

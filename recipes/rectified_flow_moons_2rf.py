@@ -8,9 +8,8 @@ paths of 2-RF cross less, so they are straighter and few Euler steps suffice.
     zoo train recipes/rectified_flow_moons_2rf.py --workdir runs/rectified-flow-moons-2rf
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 BASE = "rectified-flow-moons"  # the 1-RF it rectifies (bundled)
@@ -21,15 +20,16 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 100
 EPOCHS = 60
 SEED = 1  # not 0: fresh noise, not the 1-RF's training draws
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE)
 
 
-def main(workdir="runs/rectified-flow-moons-2rf", epochs=EPOCHS, smoke=False, base=BASE, resume_from=None):
+def main(workdir="runs/rectified-flow-moons-2rf", epochs=EPOCHS, smoke=False, base=BASE, resume_from=None, optimizer=None):
     teacher = zoo.load(base)
     pairs = teacher.reflow_pairs(512 if smoke else NUM_PAIRS, solver="rk45", seed=SEED)
     model = teacher.copy(ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(pairs["data"], BATCH_SIZE, noise=pairs["noise"], seed=SEED,
                            steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/rectified_flow_moons_2rf.py", "dataset": "moons",
                            "base": base, "pairs": NUM_PAIRS, "pair_solver": "rk45"})

@@ -6,9 +6,8 @@ the families compare on equal footing; ~40k parameters, a few minutes on 2 CPU c
     KERAS_BACKEND=torch zoo train recipes/score_sde_moons.py --workdir runs/score-sde-moons
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "score_sde_mlp"
@@ -19,13 +18,14 @@ EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 100
 EPOCHS = 80  # 8k steps, as for rectified-flow-moons
 SEED = 0
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE)
 
 
-def main(workdir="runs/score-sde-moons", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/score-sde-moons", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     points, _ = zoo.datasets.load("moons", split="train", num=NUM_POINTS)
     model = zoo.create(CONFIG, ema_decay=EMA_DECAY, seed=SEED)
     batches = ArrayBatches(points, BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else STEPS_PER_EPOCH)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=keras.optimizers.Adam(LEARNING_RATE), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/score_sde_moons.py", "dataset": "moons", "config": CONFIG,
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "ema_decay": EMA_DECAY})
+                           "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY})

@@ -16,9 +16,8 @@ cores; the IWAE paper trained for 3,280 passes, so this stays well short of its 
     KERAS_BACKEND=tensorflow zoo train recipes/vae_mnist.py --workdir runs/vae-mnist
 """
 
-import keras
-
 import zoo
+from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, train
 
 CONFIG = "vae_mnist"
@@ -29,13 +28,11 @@ EPOCHS = 30  # ~13 min on 2 CPU cores (TensorFlow); the ELBO still improves slow
 SEED = 0
 
 
-def optimizer(steps_per_epoch, epochs):
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=epochs * steps_per_epoch,
-                                                      alpha=FINAL_LEARNING_RATE / LEARNING_RATE)
-    return keras.optimizers.Adam(schedule)
+# A cosine from LEARNING_RATE to FINAL_LEARNING_RATE over EPOCHS (steps filled in by `main`).
+OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, final_fraction=FINAL_LEARNING_RATE / LEARNING_RATE)
 
 
-def main(workdir="runs/vae-mnist", epochs=EPOCHS, smoke=False, resume_from=None):
+def main(workdir="runs/vae-mnist", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
     images, _ = zoo.datasets.load("mnist", split="train")  # grayscale: binarized afresh each step
     if smoke:  # the same code path in seconds, for tests
         images = images[:64]
@@ -44,7 +41,8 @@ def main(workdir="runs/vae-mnist", epochs=EPOCHS, smoke=False, resume_from=None)
         model = zoo.create(CONFIG, seed=SEED)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, seed=SEED, steps_per_epoch=2 if smoke else None)
     return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=optimizer(len(batches), 2 if smoke else EPOCHS), resume_from=resume_from, verbose=2,
+                 optimizer=resolve(OPTIMIZER.replace(decay_steps=len(batches) * (2 if smoke else EPOCHS)), optimizer),
+                 resume_from=resume_from, verbose=2,
                  metadata={"recipe": "recipes/vae_mnist.py", "dataset": "binarized_mnist",
                            "training_data": "mnist train split, dynamically binarized by the model",
-                           "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE})
+                           "batch_size": BATCH_SIZE})

@@ -27,5 +27,5 @@ CONFIG = "vq_small"
 EPOCHS = _SHARED.EPOCHS
 
 
-def main(workdir="runs/vq-cifar", epochs=EPOCHS, smoke=False, resume_from=None):
-    return _SHARED.train_autoencoder("vq-cifar", CONFIG, "vq_tiny", workdir, epochs, smoke, resume_from)
+def main(workdir="runs/vq-cifar", epochs=EPOCHS, smoke=False, resume_from=None, optimizer=None):
+    return _SHARED.train_autoencoder("vq-cifar", CONFIG, "vq_tiny", workdir, epochs, smoke, resume_from, optimizer)

@@ -39,6 +39,7 @@ import keras
 
 from zoo import cli, hub, pretrained
 from zoo.checkpoint import MANIFEST_FILE, REQUIRED_FILES, write_atomically, write_manifest
+from zoo.optimizers import describe as describe_optimizer
 from zoo.pretrained import validate_entry
 
 ORG = "zoo-models"
@@ -156,6 +157,8 @@ def main(argv=None):
             "wall_time": f"{training.get('wall_seconds', 0) / 60:.1f} min ({backend} backend)",
             "images_seen": int(training.get("images_seen") or 0),
             "command": args.command or f"KERAS_BACKEND={backend} zoo train {recipe} --workdir {args.run}",
+            # What `zoo.training.train` recorded (runs with `OptimizerSettings`, i.e. every recipe).
+            **({"optimizer": describe_optimizer(training["optimizer"])} if training.get("optimizer") else {}),
         },
         "license": args.license,
     }

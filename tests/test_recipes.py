@@ -72,3 +72,29 @@ def test_a_recipe_without_warm_start_is_a_clear_cli_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         zoo.cli.main(["train", str(recipe), "--workdir", str(tmp_path / "run"), "--resume-from", "rectified-flow-moons"])
     assert exit_info.value.code == 2 and "cannot warm-start" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.stem)
+def test_every_recipe_takes_optimizer_settings(recipe):
+    # `zoo train RECIPE --optimizer lion [--learning-rate ...]` passes `optimizer` to main().
+    assert "optimizer" in inspect.signature(load_recipe(recipe).main).parameters
+
+
+def test_train_with_another_optimizer_records_it_in_the_checkpoint(tmp_path, capsys):
+    recipe = load_recipe(RECIPES[0].with_name("rectified_flow_moons.py"))
+    workdir = tmp_path / "lion"
+    assert zoo.cli.main(["train", "rectified-flow-moons", "--smoke", "--workdir", str(workdir),
+                         "--optimizer", "lion", "--weight-decay", "0.3"]) in (0, None)
+    recorded = zoo.load(workdir / "checkpoint").checkpoint_metadata["training"]["optimizer"]
+    expected = recipe.OPTIMIZER.switch("lion").replace(weight_decay=0.3)
+    assert recorded == expected.to_dict() and recorded["learning_rate"] == recipe.LEARNING_RATE / 3
+    # Resuming that workdir with the recipe's own Adam is refused, not silently mixed.
+    with pytest.raises(SystemExit) as exit_info:
+        zoo.cli.main(["train", "rectified-flow-moons", "--smoke", "--workdir", str(workdir), "--epochs", "2",
+                      "--optimizer", "adam"])
+    assert exit_info.value.code == 2 and "optimizer lion, not adam" in capsys.readouterr().err
+    plain = tmp_path / "plain.py"
+    plain.write_text("def main(workdir, epochs=1, smoke=False):\n    raise AssertionError('ran')\n")
+    with pytest.raises(SystemExit) as exit_info:
+        zoo.cli.main(["train", str(plain), "--workdir", str(tmp_path / "run"), "--optimizer", "lion"])
+    assert exit_info.value.code == 2 and "takes no optimizer settings" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
     zoo list
     zoo sample NAME [--num 64] [--steps 50] [--solver euler] [--seed 0] [--out grid.png]
-    zoo train RECIPE [--workdir DIR] [--epochs N] [--smoke]
+    zoo train RECIPE [--workdir DIR] [--epochs N] [--smoke] [--optimizer lion|adamw|adam|sgd] [--learning-rate LR]
     zoo eval NAME [--samplers euler:1,euler:10,rk45@200] [--num 1000] [--bpd-images 100] [--json PATH]
 
 NAME is a registered checkpoint (`zoo list`), a checkpoint directory written as a
@@ -257,6 +257,14 @@ def cmd_train(args):
     if "resume_from" in kwargs and "resume_from" not in inspect.signature(recipe.main).parameters:
         raise ValueError(f"Recipe {path} cannot warm-start: its main() takes no `resume_from`. Add the argument "
                          "and pass it to `zoo.training.train(..., resume_from=resume_from)`.")
+    settings = {key: value for key, value in (("name", args.optimizer), ("learning_rate", args.learning_rate),
+                                              ("weight_decay", args.weight_decay),
+                                              ("warmup_steps", args.warmup_steps)) if value is not None}
+    if settings:
+        if "optimizer" not in inspect.signature(recipe.main).parameters:
+            raise ValueError(f"Recipe {path} takes no optimizer settings: its main() has no `optimizer`. Add the "
+                             "argument and build its optimizer with `zoo.optimizers.resolve(OPTIMIZER, optimizer)`.")
+        kwargs["optimizer"] = settings
     if args.smoke:
         kwargs["smoke"] = True
     print(f"Recipe {path} -> {workdir} ({keras.backend.backend()} backend)")
@@ -381,6 +389,12 @@ def build_parser():
     train.add_argument("--smoke", action="store_true", help="a seconds-long run of the same code path")
     train.add_argument("--time-limit", type=float, metavar="MINUTES",
                        help="stop at the last epoch boundary within MINUTES (rerun to resume)")
+    train.add_argument("--optimizer", choices=zoo.optimizers.NAMES,
+                       help="train with this optimizer instead of the recipe's; Adam(W) <-> Lion settings convert by "
+                            "Lion's rule (rate / 3, weight decay x 3, a warm-up)")
+    train.add_argument("--learning-rate", type=_positive_float, help="peak learning rate (overrides the recipe's)")
+    train.add_argument("--weight-decay", type=float, help="decoupled weight decay (overrides the recipe's)")
+    train.add_argument("--warmup-steps", type=int, help="linear warm-up steps (overrides the recipe's)")
 
     evaluate = commands.add_parser("eval", help="likelihood and sample metrics on the test set")
     evaluate.add_argument("name", metavar="NAME", help=name_help)

@@ -171,6 +171,22 @@ def dequantize(x, seed=None):
     return np.minimum(out, upper)
 
 
+def mixup(data, labels, alpha, rng):
+    """mixup (Zhang et al. 2018, arXiv:1710.09412): one `lam ~ Beta(alpha, alpha)` per
+    batch, folded to `max(lam, 1 - lam)` so that each row keeps its own example as the
+    larger part (the same mixtures; `alpha -> 0` is the identity), and a random partner
+    per row: `lam * x + (1 - lam) * x[perm]`, the same for the `(N, classes)` float
+    `labels` (one-hot or already soft). Returns `(data, labels, lam, perm)`."""
+    if not alpha > 0:
+        raise ValueError(f"mixup's `alpha` must be positive; received {alpha}.")
+    lam = rng.beta(alpha, alpha)
+    lam = np.float32(max(lam, 1.0 - lam))
+    perm = rng.permutation(len(data))
+    mixed = lam * data + (np.float32(1) - lam) * data[perm]
+    soft = lam * labels + (np.float32(1) - lam) * labels[perm]
+    return mixed.astype(np.float32), soft.astype(np.float32), float(lam), perm
+
+
 def _check_uint8(x, fn):
     x = np.asarray(x)
     if x.dtype != np.uint8:

@@ -287,10 +287,17 @@ def sample_quality(ev):
 
 
 def classifier_accuracy(ev):
+    """Classifiers: top-1 accuracy and expected calibration error on the test set."""
     images, labels = ev.data(None)
-    accuracy = ev.model.accuracy(images, labels)
+    logits = ev.model.logits(images).astype(np.float64)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    accuracy = float(np.mean(probabilities.argmax(-1) == labels))
     return [Result("test accuracy", accuracy, math.sqrt(accuracy * (1 - accuracy) / len(labels)),
-                   f"top-1 on all {len(labels)} {ev.dataset} test images")]
+                   f"top-1 on all {len(labels)} {ev.dataset} test images"),
+            Result("expected calibration error", metrics.expected_calibration_error(probabilities, labels), None,
+                   f"ECE, 15 equal-width confidence bins, on all {len(labels)} {ev.dataset} test images "
+                   "(0 = calibrated; over-confidence raises it)")]
 
 
 def linear_probe(ev):

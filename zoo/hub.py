@@ -347,7 +347,8 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
             f"| dataset | {dataset_name} |",
             f"| hardware | {_cell(training.get('hardware', 'unknown'))} |",
             f"| wall time | {_cell(training.get('wall_time', 'unknown'))} |",
-            f"| images seen | {training.get('images_seen', 0):,} |", ""]
+            f"| images seen | {training.get('images_seen', 0):,} |",
+            *([f"| optimizer | {_cell(training['optimizer'])} |"] if training.get("optimizer") else []), ""]
     if entry.get("recipe"):
         out += [f"The run is recorded in the zoo repository at `{entry['recipe']}` and was "
                 "started with:", ""]

@@ -136,3 +136,20 @@ def mode_coverage(samples, centers, radius, min_share=0.01):
     near = distances.min(1) <= radius
     counts = np.bincount(distances.argmin(1)[near], minlength=len(centers))
     return int((counts >= min_share * len(samples)).sum()), float(near.mean())
+
+
+def expected_calibration_error(probabilities, labels, bins=15):
+    """Expected calibration error (Guo et al. 2017, arXiv:1706.04599, eq. 3): the
+    top-1 confidences binned into `bins` equal-width bins of (0, 1], and the
+    example-weighted mean of |accuracy - mean confidence| over the bins. 0 is
+    calibrated; an over-confident classifier scores its confidence-accuracy gap."""
+    probabilities, labels = np.asarray(probabilities, dtype=np.float64), np.asarray(labels)
+    confidence, predicted = probabilities.max(-1), probabilities.argmax(-1)
+    correct = (predicted == labels).astype(np.float64)
+    which = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(error)

@@ -50,6 +50,7 @@ ENTRY_FIELDS = ("description", "family", "config", "hub", "files", "parameters",
 # for the model card (how a run deviated from its recipe, known weaknesses).
 OPTIONAL_FIELDS = ("eval_samplers", "notes")
 TRAINING_FIELDS = ("hardware", "wall_time", "images_seen", "command")
+OPTIONAL_TRAINING_FIELDS = ("optimizer",)  # a sentence: `zoo.optimizers.describe` of the run's settings
 _NAME = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*")
 _REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 _SHA1, _SHA256 = re.compile(r"[0-9a-f]{40}"), re.compile(r"[0-9a-f]{64}")
@@ -104,10 +105,12 @@ def _entry_problems(entry):
         and isinstance(m["value"], (int, float)) and not isinstance(m["value"], bool)
         and math.isfinite(m["value"]) for m in v.values()),
         "{name: {'value': a finite number, 'how': how it was measured}}")
-    check("training", lambda v: isinstance(v, dict) and set(v) == set(TRAINING_FIELDS)
+    check("training", lambda v: isinstance(v, dict)
+          and set(TRAINING_FIELDS) <= set(v) <= {*TRAINING_FIELDS, *OPTIONAL_TRAINING_FIELDS}
           and text(v["hardware"]) and text(v["command"]) and count(v["images_seen"])
-          and (text(v["wall_time"]) or count(v["wall_time"])),
-          f"an object with exactly {', '.join(TRAINING_FIELDS)} (images_seen an integer)")
+          and (text(v["wall_time"]) or count(v["wall_time"])) and text(v.get("optimizer", "-")),
+          f"an object with {', '.join(TRAINING_FIELDS)} (images_seen an integer) and optionally "
+          f"{', '.join(OPTIONAL_TRAINING_FIELDS)}")
     files = entry.get("files")
     if "files" in entry:
         if not (isinstance(files, dict) and set(files) == {"sha256", "size"}

@@ -18,6 +18,7 @@ from keras import ops
 from zoo import datasets
 from zoo.checks import check_finite_rows
 from zoo.checkpoint import recover, save_checkpoint, write_atomically
+from zoo.optimizers import OptimizerSettings
 from zoo.pretrained import load
 
 STATE_DIR, EXPORT_DIR, LOCK_FILE = "state", "checkpoint", ".lock"
@@ -99,6 +100,9 @@ class ArrayBatches(keras.utils.PyDataset):
     they are uniformly dequantized instead (Theis et al. 2016, arXiv:1511.01844):
     `2 (pixels + u) / 256 - 1`, `u ~ U[0, 1)` drawn from (seed, step) like the flips, each
     value inside its pixel's bin of [-1, 1), as the likelihood models (flows) train on.
+    With `mixup` (a Beta parameter alpha > 0) labelled batches are mixed after the
+    augmentation (`zoo.datasets.mixup`, drawn from (seed, step)) and their labels become
+    `(batch, classes)` float mixtures of one-hot rows.
 
     Args:
         data: array `(N, ...)`, uint8 images or model-space floats.
@@ -110,11 +114,18 @@ class ArrayBatches(keras.utils.PyDataset):
         seed: int. Shuffle, flip and dequantization seed.
         dequantize: bool. Uniform dequantization noise on uint8 images (fresh every step).
         steps_per_epoch: int or None. Batches per Keras epoch (checkpoint interval).
+        mixup: float. mixup's alpha (0: off); needs `labels`.
+        num_classes: int or None. Classes of the one-hot labels under mixup (default:
+            the largest label + 1).
     """
 
     def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, crop_padding=0,
-                 seed=0, dequantize=False, steps_per_epoch=None, **kwargs):
+                 seed=0, dequantize=False, steps_per_epoch=None, mixup=0.0, num_classes=None, **kwargs):
         super().__init__(**kwargs)
+        if mixup and labels is None:
+            raise ValueError("mixup mixes labels too: give `labels` (an (N,) int array), or mixup=0.")
+        if mixup < 0:
+            raise ValueError(f"`mixup` (alpha of its Beta distribution) must be >= 0; received {mixup}.")
         if dequantize and data.dtype != np.uint8:
             raise ValueError(f"`dequantize=True` needs uint8 images; received {data.dtype} data.")
         if (flip or crop_padding) and noise is not None:
@@ -132,7 +143,8 @@ class ArrayBatches(keras.utils.PyDataset):
                 check_finite_rows(array, name)
         self.data, self.labels, self.noise = data, labels, noise
         self.batch_size, self.flip, self.crop_padding, self.seed = batch_size, flip, crop_padding, seed
-        self.dequantize = dequantize
+        self.dequantize, self.mixup = dequantize, mixup
+        self.num_classes = num_classes or (int(np.max(labels)) + 1 if labels is not None else None)
         self.batches_per_pass = len(data) // batch_size  # drop the ragged batch: one trace
         self.steps_per_epoch = steps_per_epoch or self.batches_per_pass
         self.epoch = 0  # set by `train` at the start of each epoch
@@ -166,6 +178,10 @@ class ArrayBatches(keras.utils.PyDataset):
         batch = {"data": data}
         if self.labels is not None:
             batch["labels"] = self.labels[idx].astype("int32")
+            if self.mixup:
+                one_hot = np.eye(self.num_classes, dtype=np.float32)[batch["labels"]]
+                batch["data"], batch["labels"], _, _ = datasets.mixup(
+                    data, one_hot, self.mixup, np.random.default_rng([self.seed, step, 4]))
         if self.noise is not None:
             batch["noise"] = self.noise[idx]
         return (batch,)
@@ -237,14 +253,6 @@ def _save_npy_atomically(path, array):
     temporary = path.with_name(path.name + ".tmp.npy")
     np.save(temporary, array)
     temporary.replace(path)
-
-
-def adam_with_warmup(learning_rate, warmup_steps, clipnorm=1.0):
-    """Adam with a linear warm-up to `learning_rate`, then constant, and gradient
-    clipping: the score-SDE / rectified-flow image setup (Song et al. 2021)."""
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=1, alpha=1.0, warmup_target=learning_rate, warmup_steps=warmup_steps)
-    return keras.optimizers.Adam(schedule, clipnorm=clipnorm)
 
 
 def _state_path(workdir):
@@ -461,7 +469,11 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
         batches: `ArrayBatches`.
         workdir: directory for the training state and the exported checkpoint.
         epochs: int. Total epochs (including those already done).
-        optimizer: a Keras optimizer (default AdamW(2e-4)); ignored if `model` is compiled.
+        optimizer: `zoo.optimizers.OptimizerSettings` (or `{network: settings}` for a
+            model with an optimizer per network), or a Keras optimizer (default
+            AdamW(2e-4)); ignored if `model` is compiled. Settings are recorded in the
+            training state and the checkpoint's metadata, and a state saved with another
+            optimizer is refused rather than resumed.
         callbacks: extra Keras callbacks.
         metadata: dict merged into the exported checkpoint's `metadata.json`.
         resume_from: optional checkpoint (name or directory) to warm-start from when
@@ -470,11 +482,17 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
     Returns:
         The exported inference model (EMA weights, no shadow copy).
     """
+    settings = _optimizer_settings(optimizer)
     if not model.compiled:
-        model.compile(optimizer=optimizer or keras.optimizers.AdamW(2e-4))
+        built = ({name: s.build() for name, s in optimizer.items()} if isinstance(optimizer, dict) and settings
+                 else optimizer.build() if isinstance(optimizer, OptimizerSettings) else optimizer)
+        model.compile(optimizer=built or keras.optimizers.AdamW(2e-4))
+    _check_state_optimizer(workdir, settings)
     info = restore_training_state(model, workdir)
     if not info and resume_from is not None:
         info = start_from_checkpoint(model, resume_from)
+    if settings is not None:
+        info["optimizer"] = settings
     done = info.pop("epoch", 0)
     info["epochs_done"] = done
     if done < epochs:
@@ -487,9 +505,42 @@ def train(model, batches, *, workdir, epochs, optimizer=None, callbacks=(), verb
         model.fit(batches, epochs=epochs, initial_epoch=done, verbose=verbose, shuffle=False,
                   callbacks=callbacks)
     exported = model.copy(ema_decay=None) if model.ema is not None else model
-    training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history", "resumed_from")
+    training = {key: info.get(key) for key in ("images_seen", "wall_seconds", "history", "resumed_from", "optimizer")
                 if info.get(key) is not None}
     # `epochs` done, which is fewer than asked when a time limit stopped the run early.
     save_checkpoint(exported, Path(workdir) / EXPORT_DIR, overwrite=True,
                     metadata={"training": {**training, "epochs": info["epochs_done"]}, **(metadata or {})})
     return exported
+
+
+def _optimizer_settings(choice):
+    """The JSON record of `OptimizerSettings` (or a dict of them, per network); None for
+    a Keras optimizer, whose settings the recipe states itself."""
+    if isinstance(choice, OptimizerSettings):
+        return choice.to_dict()
+    if isinstance(choice, dict) and choice and all(isinstance(s, OptimizerSettings) for s in choice.values()):
+        return {name: s.to_dict() for name, s in choice.items()}
+    return None
+
+
+def _optimizer_names(settings):
+    if settings is None:
+        return None
+    if "name" in settings and not isinstance(settings["name"], dict):
+        return settings["name"]
+    return {network: s["name"] for network, s in settings.items()}
+
+
+def _check_state_optimizer(workdir, settings):
+    """Refuse to resume a training state saved with another optimizer: its moments would
+    not fit (Lion keeps one per weight, Adam two), or would silently mean something else."""
+    path = _state_path(workdir) / "training.json"
+    if settings is None or not path.is_file():
+        return
+    saved = _optimizer_names(json.loads(path.read_text()).get("optimizer"))
+    if saved is not None and saved != _optimizer_names(settings):
+        raise ValueError(f"{workdir} holds a training state of a run with optimizer {saved}, not "
+                         f"{_optimizer_names(settings)}: resuming would mix their states. Use another --workdir, or "
+                         f"warm-start a new run from the exported checkpoint with --resume-from "
+                         f"{Path(workdir) / EXPORT_DIR}.")
+

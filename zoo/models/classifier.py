@@ -28,6 +28,9 @@ class ImageClassifier(ZooModel):
             the penultimate features (e.g. `zoo.networks.ResNet`).
         data_shape: tuple of int. `(H, W, C)` of the images.
         label_smoothing: float. Label smoothing of the cross-entropy.
+        tailr_gamma: float in [0, 1]. TaiLr's gamma (Ji et al. 2023): each example's
+            cross-entropy weighted by `p / (gamma + (1 - gamma) p)`, damping over-confidence
+            on unlikely (noisy) labels; 0 is plain cross-entropy.
         seed: int or None. The classifier draws no random numbers of its own; kept for
             the contract (`zoo.create(..., seed=s)` fixes the initial weights).
     """
@@ -35,8 +38,10 @@ class ImageClassifier(ZooModel):
     interface = Interface(kind="classifier", capabilities={"classify", "features"},
                           image_metrics=("classifier_accuracy",))
 
-    def __init__(self, network, data_shape=(32, 32, 3), label_smoothing=0.0, seed=None, **kwargs):
-        self.label_smoothing = label_smoothing
+    def __init__(self, network, data_shape=(32, 32, 3), label_smoothing=0.0, tailr_gamma=0.0, seed=None, **kwargs):
+        if not 0.0 <= tailr_gamma <= 1.0:
+            raise ValueError(f"`tailr_gamma` must be in [0, 1]; received {tailr_gamma}.")
+        self.label_smoothing, self.tailr_gamma = label_smoothing, tailr_gamma
         kwargs.setdefault("dtype", None)  # as before the contract: the global policy's
         super().__init__(data_shape, networks={"network": network}, seed=seed, **kwargs)
 
@@ -49,7 +54,7 @@ class ImageClassifier(ZooModel):
         return self.network(self._images(inputs), training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        return cross_entropy(y_pred, class_labels(x, y), self.num_classes, self.label_smoothing)
+        return cross_entropy(y_pred, class_labels(x, y), self.num_classes, self.label_smoothing, self.tailr_gamma)
 
     # Inference on uint8 images ------------------------------------------------------
 
@@ -80,7 +85,7 @@ class ImageClassifier(ZooModel):
         return float(np.mean(self.classify(images, batch_size) == labels))
 
     def get_config(self):
-        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "label_smoothing": self.label_smoothing, "tailr_gamma": self.tailr_gamma}
 
 
 def pixels_to_model_space(x):
