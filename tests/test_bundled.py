@@ -53,7 +53,13 @@ def test_bundled_toy_models_sample_the_data(name):
     assert sum(distance) / 2 < 0.12, (name, distance)
 
 
-@pytest.mark.parametrize("name", _bundled("flow images"))
+def _on_full_test_sets(names):
+    # glow-cifar's registered bits/dim is over all 10,000 test images: a minute of compiled
+    # flow on JAX and TensorFlow for what the golden log-densities already pin there.
+    return [pytest.param(n, marks=pytest.mark.backends("torch")) if n == "glow-cifar" else n for n in names]
+
+
+@pytest.mark.parametrize("name", _on_full_test_sets(_bundled("flow images")))
 def test_bundled_flows_reproduce_their_bits_per_dim(name):
     """A flow's likelihood is exact, so the registered test bits/dim (first N test images,
     dequantization seed 0) reproduces on every backend to 1e-3."""

@@ -39,6 +39,7 @@ def test_sampler_settings_parse():
             SamplerSetting.parse(bad)
 
 
+@pytest.mark.backends("torch")  # which labels each sample gets; guided sampling per backend: test_guidance.py
 def test_conditional_eval_samples_balanced_classes_at_each_guidance_scale():
     network = ("unet", dict(base_channels=8, channel_mults=(1,), num_res_blocks=1, attention_resolutions=(),
                             groups=4, num_classes=10))
@@ -73,6 +74,7 @@ def test_conditional_eval_samples_balanced_classes_at_each_guidance_scale():
 
 
 @pytest.mark.slow
+@pytest.mark.backends("torch")  # NumPy metrics over samples; sampling per backend is the golden files' job
 def test_image_eval_end_to_end(capsys, tmp_path):
     flow = zoo.create("rectified_flow_tiny", data_shape=(32, 32, 3), seed=0, ema_decay=None)
     checkpoint = zoo.save_checkpoint(flow, tmp_path / "flow", metadata={"dataset": "cifar10"})
@@ -97,6 +99,7 @@ def test_image_eval_end_to_end(capsys, tmp_path):
     assert set(shares) == set(zoo.datasets.class_names("cifar10")) and sum(shares.values()) == pytest.approx(1, abs=5e-4)
 
 
+@pytest.mark.backends("torch")  # option handling of `zoo eval`
 def test_eval_skips_bits_per_dim_and_straightness_when_asked(tmp_path):
     flow = zoo.create("rectified_flow_tiny", data_shape=(32, 32, 3), seed=0, ema_decay=None)
     checkpoint = zoo.save_checkpoint(flow, tmp_path / "flow", metadata={"dataset": "cifar10"})

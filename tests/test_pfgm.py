@@ -156,6 +156,8 @@ def test_large_d_samples_are_edm_samples(edm_moons):
 
 # Training, checkpoints and bundled toys -------------------------------------------------
 
+@pytest.mark.backends("torch")  # the image path's fit; every backend fits PFGM's MLP below and replays
+# the tiny image network in test_golden_outputs_match_on_this_backend
 def test_pfgm_fit_save_load(tmp_path, rng):
     model = zoo.create("pfgm_tiny", data_shape=(8, 8, 3), perturbed_batch=2, seed=0)
     data = rng.uniform(-1, 1, size=(6, 8, 8, 3)).astype("float32")

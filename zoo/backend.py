@@ -1,12 +1,40 @@
-"""The one place that knows the backends: compiling an inference function and
-vector-Jacobian products. Everything else in `zoo/` is `keras.ops` only.
+"""The one place that knows the backends: compiling an inference function,
+vector-Jacobian products, and skipping initial weights that a load overwrites.
+Everything else in `zoo/` is `keras.ops` only.
 
 `keras.ops` has no autodiff, and a sampler loop run op by op is 10-50x slower than
-compiled, so these two needs get a small per-backend shim (as keras-hub does for
+compiled, so these needs get a small per-backend shim (as keras-hub does for
 `generate()`).
 """
 
+import contextlib
+
 import keras
+import numpy as np
+from keras.src.backend.common import variables as _variables  # private: patched by `placeholder_weights` only
+
+
+@contextlib.contextmanager
+def placeholder_weights():
+    """Inside the block, a variable made from a Keras initializer starts as NumPy zeros
+    instead of its initializer's draw. For building a model whose weights are loaded
+    next: on JAX every random initializer of a new shape is an XLA compilation (~0.1 s
+    each, 20 s for a U-Net: most of `zoo.load`), all of it thrown away by the load.
+    Variables made from other callables (a SeedGenerator's state) are left alone."""
+    original = _variables.Variable._initialize_with_initializer
+
+    def zeros(variable, initializer):
+        if not isinstance(initializer, keras.initializers.Initializer):
+            return original(variable, initializer)
+        dtype = keras.backend.standardize_dtype(variable._dtype)
+        host = np.zeros(variable._shape, "float32" if dtype == "bfloat16" else dtype)
+        return variable._initialize(variable._convert_to_tensor(host, dtype=variable._dtype))
+
+    _variables.Variable._initialize_with_initializer = zeros
+    try:
+        yield
+    finally:
+        _variables.Variable._initialize_with_initializer = original
 
 
 def compile_function(fn, model, *others):

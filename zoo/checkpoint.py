@@ -16,6 +16,7 @@ from pathlib import Path
 
 import keras
 
+from zoo.backend import placeholder_weights
 from zoo.version import __version__
 
 FORMAT_VERSION = 1
@@ -271,7 +272,8 @@ def _build_from_config(path):
         raise CheckpointError(f"{path} is not a serialized Keras model: it has no `class_name`.")
     name = config.get("registered_name") or class_name
     try:
-        return keras.saving.deserialize_keras_object(config)
+        with placeholder_weights():  # the weights file replaces them at once (see load_checkpoint)
+            return keras.saving.deserialize_keras_object(config)
     # Keras reports an unknown class and a config that does not fit it as TypeError;
     # malformed nested configs surface as the others.
     except (TypeError, ValueError, KeyError, AttributeError) as e:
