@@ -1,7 +1,8 @@
 """Shared test setup. Each backend runs the suite in its own process
 (`KERAS_BACKEND=jax|tensorflow|torch`); tests never download.
 
-Two rules keep three backends on 2 cores well under the CI budget:
+Three rules keep three backends on 2 cores well under the CI budget (XLA at -O0, below, is
+the third):
 - `@pytest.mark.backends("torch")`: a test whose subject does not depend on the backend
   (NumPy metrics over model outputs, a recipe's Python wiring, a statistic of a sampler
   whose per-step maths the golden files pin on every backend) runs on the backend where it
@@ -16,6 +17,11 @@ Two rules keep three backends on 2 cores well under the CI budget:
 import os
 
 os.environ.setdefault("ZOO_NO_DOWNLOAD", "1")
+# XLA (JAX; TensorFlow when a test asks for jit_compile) compiles at LLVM -O0: the suite
+# is compile-bound on tiny networks (JAX's test_diffusion.py + test_networks.py: 181 s at
+# the default, 121 s at -O0, same results). Set before the backend starts.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
