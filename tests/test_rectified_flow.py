@@ -151,7 +151,8 @@ def test_moons_flow_likelihood_beats_the_prior(moons_flow, moons):
     assert log_p > prior + 0.5, (log_p, prior)
 
 
-@pytest.mark.backends("torch")  # the ODE likelihood's maths; its per-backend vjp runs in test_log_prob_integrates_to_one
+# The ODE likelihood's maths; its per-backend vjp runs in test_log_prob_integrates_to_one.
+@pytest.mark.backends("torch")
 def test_bits_per_dim_of_an_identity_flow_is_the_gaussian_closed_form(rng):
     # A fresh U-Net's output conv is zero, so the velocity is 0 and the flow is the
     # identity: bits/dim = -(sum log N(x) + D log(2/256)) / (D ln 2), x the dequantized data.

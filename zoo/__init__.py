@@ -10,7 +10,7 @@ checkpoints.
 
 from zoo.version import __version__  # noqa: F401
 from zoo import datasets, metrics  # noqa: E402  (pure NumPy, no backend needed)
-from zoo import optimizers  # noqa: E402  (the optimizer factory: Lion, AdamW, Adam, SGD)
+from zoo import optimizers  # noqa: E402,F401  (the optimizer factory: Lion, AdamW, Adam, SGD)
 from zoo import layers, networks  # noqa: E402  (registers the layer classes)
 from zoo import models  # noqa: E402  (registers the families and their configs)
 from zoo.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402

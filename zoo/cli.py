@@ -2,7 +2,7 @@
 
     zoo list
     zoo sample NAME [--num 64] [--steps 50] [--solver euler] [--seed 0] [--out grid.png]
-    zoo train RECIPE [--workdir DIR] [--epochs N] [--smoke] [--optimizer lion|adamw|adam|sgd] [--learning-rate LR]
+    zoo train RECIPE [--workdir DIR] [--epochs N] [--smoke] [--optimizer lion|adamw|adam|sgd]
     zoo eval NAME [--samplers euler:1,euler:10,rk45@200] [--num 1000] [--bpd-images 100] [--json PATH]
 
 NAME is a registered checkpoint (`zoo list`), a checkpoint directory written as a

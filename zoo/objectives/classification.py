@@ -23,7 +23,7 @@ def label_targets(labels, num_classes):
 
 def tailr_weights(logits, targets, gamma):
     """TaiLr's per-example weight `p / (gamma + (1 - gamma) p)` of the target's model
-    probability `p` (Ji et al. 2023, arXiv:2302.13344, eq. 8), with its gradient stopped:
+    probability `p` (Ji et al. 2023, arXiv:2302.13344, the TaiLr objective), with its gradient stopped:
     1 for every example at gamma = 0 (cross-entropy), `p` at gamma = 1 (the gradient of
     the total variation distance), and never above `p / gamma`, so an example the model
     finds unlikely (a noisy label) pulls less."""
