@@ -15,9 +15,8 @@ The baselines on the same networks, optimizer, batches and wall-clock budget
     with training.time_limit(1800):
         cli.load_recipe(cli.find_recipe('gan-qp-cifar')).main('runs/ns-gan-cifar', objective='ns')"
 
-and the same with `objective='wgan-gp'` into `runs/wgan-gp-cifar`.
-(WGAN-GP trains on JAX or TensorFlow: its gradient penalty needs a second-order
-gradient.) Rerunning resumes from `<workdir>/state`.
+and the same with `objective='wgan-gp'` into `runs/wgan-gp-cifar`. Rerunning resumes
+from `<workdir>/state`.
 """
 
 import zoo

@@ -7,7 +7,7 @@ channels from a 64-d latent (7x7 -> 14 -> 28), critic 32-64 channels (no normali
 4x4 kernels. The paper's settings: L1 distance per dimension, lambda = 10,
 Adam(2e-4, beta_1 0.5), batch 64, two critic steps per generator step; generator EMA
 0.999 for sampling. `objective="ns"` / `"wgan-gp"` trains the baselines on the same
-networks and batches (WGAN-GP on JAX or TensorFlow only).
+networks and batches.
 
     KERAS_BACKEND=tensorflow zoo train recipes/gan_qp_mnist.py --workdir runs/gan-qp-mnist --time-limit 30
 """

@@ -90,11 +90,14 @@ def _compile(fn, model, name):
     return fn
 
 
-def vjp(fn, x):
+def vjp(fn, x, differentiable=False):
     """Return `(fn(x), pullback)` where `pullback(cotangent) = cotangent^T d fn / dx`.
 
     The pullback may be called several times (exact divergence uses one call per
-    dimension).
+    dimension). With `differentiable`, the result stays differentiable with respect to
+    the weights `fn` reads (a gradient penalty in a training loss: second order). JAX and
+    TensorFlow always are; PyTorch needs `create_graph=True`, kept off otherwise because
+    it holds the graph of every pullback in memory.
     """
     name = keras.backend.backend()
     if name == "jax":
@@ -118,7 +121,7 @@ def vjp(fn, x):
 
         def pullback(cotangent):
             with torch.enable_grad():
-                return torch.autograd.grad(y, x, cotangent, retain_graph=True)[0]
+                return torch.autograd.grad(y, x, cotangent, retain_graph=True, create_graph=differentiable)[0]
 
-        return y.detach(), pullback
+        return (y if differentiable else y.detach()), pullback
     raise NotImplementedError(f"Vector-Jacobian products are not available on backend {name!r}.")

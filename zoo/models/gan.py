@@ -129,8 +129,8 @@ class GAN(_Adversarial):
         data_shape: tuple of int.
         latent_dim: int. Width of z ~ N(0, I).
         objective: str. `"qp"` (GAN-QP, Su 2018), `"ns"` (non-saturating GAN,
-            Goodfellow et al. 2014) or `"wgan-gp"` (Gulrajani et al. 2017; JAX and
-            TensorFlow only: its penalty needs a second-order gradient).
+            Goodfellow et al. 2014) or `"wgan-gp"` (Gulrajani et al. 2017; its penalty
+            takes a second-order gradient, on every backend).
         distance: str. GAN-QP's d(x_r, x_f): `"l1"` or `"l2"`, per dimension.
         lam: float. GAN-QP's lambda (10 in the paper's code).
         gradient_penalty_weight: float. WGAN-GP's lambda (10 in the paper).
@@ -169,10 +169,6 @@ class GAN(_Adversarial):
     def call(self, inputs, training=False):
         data = inputs["data"] if isinstance(inputs, dict) else inputs
         self.check_data(data)
-        if training and self.objective == "wgan-gp" and keras.backend.backend() == "torch":
-            raise ValueError("WGAN-GP's gradient penalty needs a second-order gradient, which "
-                             "`zoo.backend.vjp` does not give on PyTorch: train it with KERAS_BACKEND=jax or "
-                             "tensorflow (the trained model samples on every backend), or use objective='qp'.")
         self.update_ema(training)
         weight = self.generator_weight(training)
         batch = ops.shape(data)[0]

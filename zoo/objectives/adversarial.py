@@ -75,9 +75,9 @@ def interpolates(real, fake, alpha):
 
 def gradient_penalty(critic, x):
     """WGAN-GP's penalty (Gulrajani et al. 2017, Algorithm 1): mean (||grad_x f(x)||_2 - 1)^2
-    at the points `x` (usually `interpolates`), the gradient by `zoo.backend.vjp`, so the
-    penalty is differentiable with respect to the critic's weights on JAX and TensorFlow."""
-    scores, pullback = vjp(lambda points: ops.cast(critic(points), "float32"), x)
+    at the points `x` (usually `interpolates`), the gradient by `zoo.backend.vjp`, kept
+    differentiable with respect to the critic's weights (second order) on every backend."""
+    scores, pullback = vjp(lambda points: ops.cast(critic(points), "float32"), x, differentiable=True)
     gradients = pullback(ops.ones_like(scores))
     norms = ops.sqrt(ops.sum(ops.reshape(ops.square(gradients), (ops.shape(x)[0], -1)), axis=-1) + 1e-12)
     return ops.mean(ops.square(norms - 1.0))
