@@ -16,7 +16,7 @@ from keras import ops
 import zoo
 from zoo.objectives.variational import (bernoulli_log_likelihood, decoder_log_likelihood,
                                         discretized_logistic_log_likelihood)
-from zoo.training import ArrayBatches, train
+from zoo.training import ArrayBatches, start_from_checkpoint, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import make_golden_vae  # noqa: E402
@@ -159,6 +159,12 @@ def test_training_resumes_with_the_gumbel_softmax_schedule(tmp_path):
     assert np.isclose(resumed.temperature_now, max(0.5, math.exp(-0.05 * 6)))
     loaded = zoo.load(tmp_path / "checkpoint")
     assert float(_np(loaded.gumbel_softmax.step)) == 6.0
+    # Copies (exports, reflow-style starts) and warm starts keep the schedule's step.
+    assert float(_np(resumed.copy().gumbel_softmax.step)) == 6.0
+    warm = zoo.create("gumbel_vae_tiny", dynamic_binarization=True, anneal_rate=0.05, seed=1)
+    warm.compile(optimizer=keras.optimizers.Adam(1e-3))
+    start_from_checkpoint(warm, tmp_path / "checkpoint")
+    assert float(_np(warm.gumbel_softmax.step)) == 6.0
     assert len(loaded.checkpoint_metadata["training"]["history"]["loss"]) == 2
 
 

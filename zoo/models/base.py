@@ -335,9 +335,12 @@ class ZooModel(keras.Model):
                     variable.assign(ops.copy(weight))
 
     def _own_variables(self):
-        """Variables the model holds itself, not through a network, its EMA or its
-        seed generator (e.g. DDPM's Gamma_n)."""
-        return list(self._trainable_variables) + list(self._non_trainable_variables)
+        """Variables the model holds itself or through a helper layer that is not one of
+        its networks (DDPM's Gamma_n, the Gumbel-Softmax annealing step), in a fixed
+        order; not the networks', their EMA's or the model's seed generator's."""
+        others = [*self.networks().values(), *([self.ema] if self.ema is not None else [])]
+        excluded = {id(v) for layer in others for v in layer.variables} | {id(self.seed_generator.state)}
+        return [v for v in self.variables if id(v) not in excluded]
 
     # Data and input checks ------------------------------------------------------------
 
