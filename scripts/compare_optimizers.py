@@ -15,6 +15,7 @@ Rerunning with the same --workdir resumes; the metrics go to `<workdir>/result.j
 """
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -119,7 +120,9 @@ def state_size(args):
 
 def plot(runs, out):
     """The training-loss curves of finished runs (their result.json), one line each."""
-    figures = load_recipe(Path(__file__).with_name("gan_figures.py"))
+    spec = importlib.util.spec_from_file_location("gan_figures", Path(__file__).with_name("gan_figures.py"))
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)  # its Pillow line plot
     series = {}
     for run in runs:
         result = json.loads((Path(run) / "result.json").read_text())
