@@ -55,9 +55,7 @@ def classifier(args):
     model = zoo.create(CLASSIFIER.CONFIG, tailr_gamma=args.tailr_gamma, seed=0)
     exported, seconds = _train(model, batches, settings, args)
     test_images, test_labels = zoo.datasets.load("cifar10", split="test")
-    logits = exported.logits(test_images).astype(np.float64)
-    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-    probabilities /= probabilities.sum(-1, keepdims=True)
+    probabilities = metrics.softmax(exported.logits(test_images).astype(np.float64))
     return settings, seconds, len(batches) * args.epochs * CLASSIFIER.BATCH_SIZE, {
         "test accuracy": float(np.mean(probabilities.argmax(-1) == test_labels)),
         "expected calibration error": metrics.expected_calibration_error(probabilities, test_labels),
@@ -140,7 +138,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=[*TASKS, "state-size", "plot"])
     parser.add_argument("--optimizer", choices=NAMES, default="adamw")
-    parser.add_argument("--epochs", type=int, default=10, help="short epochs: 100 (flow) / 120 (VAE) / 78 (classifier) steps")
+    parser.add_argument("--epochs", type=int, default=10,
+                        help="short epochs: 100 (flow) / 120 (VAE) / 78 (classifier) steps")
     parser.add_argument("--mixup", type=float, default=0.0, help="classifier: mixup alpha")
     parser.add_argument("--tailr-gamma", type=float, default=0.0, help="classifier: TaiLr gamma")
     parser.add_argument("--workdir", type=Path)

@@ -18,7 +18,6 @@ from zoo.networks.dcgan import DCGANDiscriminator, DCGANGenerator, JointCritic, 
 from zoo.objectives import adversarial
 from zoo.training import ArrayBatches, train
 
-BACKEND = keras.backend.backend()
 GRID = np.array([(2.0 * (k % 5) - 4.0, 2.0 * (k // 5) - 4.0) for k in range(25)])
 
 

@@ -179,9 +179,7 @@ class Evaluation:
             count = self.reference_images if kind == "test" else self._sample_count(setting)
             images = self.data(count, kind)[0]
         net = self.feature_network
-        logits = net.logits(images)
-        probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-        return net.features(images), probabilities / probabilities.sum(-1, keepdims=True)
+        return net.features(images), metrics.softmax(net.logits(images))
 
     def _sample_count(self, setting):
         return (setting.num if setting is not None and setting.num else None) or self.num
@@ -289,9 +287,7 @@ def sample_quality(ev):
 def classifier_accuracy(ev):
     """Classifiers: top-1 accuracy and expected calibration error on the test set."""
     images, labels = ev.data(None)
-    logits = ev.model.logits(images).astype(np.float64)
-    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-    probabilities /= probabilities.sum(-1, keepdims=True)
+    probabilities = metrics.softmax(ev.model.logits(images).astype(np.float64))
     accuracy = float(np.mean(probabilities.argmax(-1) == labels))
     return [Result("test accuracy", accuracy, math.sqrt(accuracy * (1 - accuracy) / len(labels)),
                    f"top-1 on all {len(labels)} {ev.dataset} test images"),

@@ -138,6 +138,12 @@ def mode_coverage(samples, centers, radius, min_share=0.01):
     return int((counts >= min_share * len(samples)).sum()), float(near.mean())
 
 
+def softmax(logits):
+    """Class probabilities of `(N, classes)` logits, in their dtype (stable: max subtracted)."""
+    exp = np.exp(logits - logits.max(-1, keepdims=True))
+    return exp / exp.sum(-1, keepdims=True)
+
+
 def expected_calibration_error(probabilities, labels, bins=15):
     """Expected calibration error (Guo et al. 2017, arXiv:1706.04599, eq. 3): the
     top-1 confidences binned into `bins` equal-width bins of (0, 1], and the
