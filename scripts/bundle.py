@@ -128,7 +128,8 @@ def main(argv=None):
         if generative:
             extra = [*(["--nrow", str(args.nrow)] if args.nrow else []),
                      *(["--labels", args.labels] if args.labels else []),
-                     *(["--guidance", str(args.guidance)] if args.guidance is not None else [])]
+                     *(["--guidance", str(args.guidance)] if args.guidance is not None else []),
+                     *(["--source", "test"] if family.interface.can("source") else [])]
             cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
                       "--solver", args.solver, "--seed", "0", *extra, "--out", str(tmp / "samples.png")])
         for image in args.extra_images:

@@ -14,6 +14,8 @@ replays the inputs on every backend and compares.
 - latent-variable models (VAEs): the decoder's mean at fixed latents and the IWAE bound
   (k = 8, seed 0) of data drawn from them;
 - autoregressive models: log p of fixed data and its last row completed from seed 0;
+- diffusion bridges: D(x, t, source) at fixed times and sources, and the default
+  sampler's translations of two fixed sources from seed 0 (at most 20 steps);
 - every model that samples: two samples of its default sampler from `seed=0` (at most
   20 steps), the noise drawn by `zoo.random`, so the same seed must give the same
   samples on every backend.
@@ -31,6 +33,8 @@ SEEDED_STEPS = 20
 def kind(model):
     """Which outputs to record, from the family's declared interface and contract."""
     interface = model.interface
+    if interface.can("source"):  # translation: a denoiser pinned at a source
+        return "bridge"
     if interface.kind == "classifier":
         return "classifier" if interface.can("features") else "noisy classifier"
     if hasattr(model, "num_codes") and interface.can("reconstruct"):  # images <-> integer code grids
@@ -73,6 +77,11 @@ def reference_inputs(model):
             inputs["images"] = rng.integers(0, 256, size=(4, *model.data_shape), dtype=np.uint8)
         return inputs
     noise = rng.normal(size=(4, *model.data_shape)).astype("float32")
+    if kind(model) == "bridge":  # sources (uint8 images or points), states and times from t_min to T
+        source = (rng.integers(0, 256, size=(4, *model.data_shape), dtype=np.uint8) if model.is_image
+                  else rng.normal(size=(4, *model.data_shape)).astype("float32"))
+        return {"images" if model.is_image else "x": source, "noise": model.sigma_data * noise,
+                "t": np.geomspace(model.t_min, model.t_max, 4).astype("float32")}
     if kind(model) == "velocity":
         return {"noise": noise, "t": np.array([0.0, 0.3, 0.6, 0.95], "float32")}
     if kind(model) == "denoiser":  # from the smallest to the largest noise level
@@ -90,7 +99,7 @@ def seeded_sample(model):
     the family does not sample. Not 2 steps: EDM's Heun step from sigma = 80 down to
     0.002 multiplies the denoiser's float rounding by 80 / 0.002 (differences of 1e-2
     between backends), a step no real grid takes."""
-    if not model.interface.can("sample"):
+    if not model.interface.can("sample") or model.interface.can("source"):  # bridges: in `_replay`
         return {}
     kwargs = {}
     steps = inspect.signature(model.sample).parameters.get("steps")
@@ -131,6 +140,12 @@ def _replay(model, inputs):
             return {"sample": sample, "forward": model.encode(inputs["images"])}
         return {"sample": sample, "forward": model.energy(sample)}
     noise = inputs["noise"]
+    if which == "bridge":
+        source = inputs["images"] if "images" in inputs else inputs["x"]
+        model_source = source if "x" in inputs else source.astype("float32") / 127.5 - 1
+        steps = min(model.default_steps, SEEDED_STEPS)
+        return {"forward": ops.convert_to_numpy(model.denoise(noise, inputs["t"], model_source)),
+                "seeded_sample": model.sample(source=source[:2], steps=steps, seed=0, raw=True)}
     if which == "velocity":
         return {"forward": ops.convert_to_numpy(model.velocity(noise, inputs["t"])),
                 "sample": model.sample(noise=noise, steps=2, solver="euler", raw=True)}

@@ -47,6 +47,9 @@ def test_recipe_smoke_run_exports_a_checkpoint(recipe, tmp_path):
     # The fewest steps a family's sampler takes (flows and one-step samplers have none).
     accepted = inspect.signature(model.sample).parameters
     options = {key: value for key, value in (("steps", 1), ("raw", True)) if key in accepted}
+    if model.interface.can("source"):  # a bridge translates sources: uint8 images or points
+        options["source"] = (np.zeros((2, *model.data_shape), np.uint8) if model.is_image
+                             else np.zeros((2, *model.data_shape), "float32"))
     samples = np.asarray(model.sample(2, seed=0, **options))
     assert samples.shape == (2, *model.data_shape) and np.all(np.isfinite(samples))
 

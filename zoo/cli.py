@@ -185,10 +185,55 @@ def cmd_sample(args):
             raise ValueError("--guidance is the classifier-free guidance scale of class-conditional samples: "
                              "give the classes too, e.g. --labels all --guidance 2.")
         options["guidance"] = guidance
-    samples, nfe = model.sample(args.num, **options, return_nfe=True, verbose=True)
-    what = write_samples(np.asarray(samples), args.out, args.nrow)
+    truths, nrow = None, args.nrow
+    if model.interface.can("source"):
+        options["source"], truths = read_sources(model, args.source, args.num)
+    elif args.source is not None:
+        raise ValueError(f"--source is for diffusion bridges (translation); {args.name} is a "
+                         f"{type(model).__name__}, which samples from noise. Leave it out.")
+    samples, nfe = model.sample(None if "source" in options else args.num, **options, return_nfe=True, verbose=True)
+    samples = np.asarray(samples)
+    if "source" in options and samples.ndim == 4 and Path(args.out).suffix.lower() != ".npy":
+        # Side by side: source | translation (| the source's own target, from a split).
+        columns = [options["source"], samples] + ([truths] if truths is not None else [])
+        samples = np.stack(columns, axis=1).reshape(-1, *samples.shape[1:])
+        nrow = nrow or len(columns) * math.ceil(math.sqrt(len(options["source"])))
+    what = write_samples(samples, args.out, nrow)
     print(f"NFE: {nfe}")
     print(f"Wrote {args.out} ({what})")
+
+
+def read_sources(model, text, num):
+    """`--source` of a bridge: "test" or "train" (the first `num` sources of the
+    checkpoint's paired set, with their targets), or a .npy / image file of sources (a
+    PNG holds one image, or a grid of images of the model's size). Returns
+    `(sources as `sample` takes them, targets or None)`."""
+    if text is None:
+        raise ValueError("This checkpoint translates sources (a diffusion bridge): give --source test (the first "
+                         "--num test sources of its paired set), --source train, or a .npy / PNG file of sources.")
+    if text in zoo.datasets.SPLITS:
+        dataset = (getattr(model, "checkpoint_metadata", None) or {}).get("dataset")
+        if dataset not in zoo.datasets.PAIRED_DATASETS:
+            raise ValueError(f"--source {text}: the checkpoint's metadata names no paired dataset; give a file.")
+        return zoo.datasets.load_pairs(dataset, text, num=num)
+    path = Path(text).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"--source {text}: no such file; give 'test', 'train', or a .npy / PNG file.")
+    if path.suffix.lower() == ".npy":
+        sources = np.load(path)
+    else:
+        picture = np.asarray(Image.open(path).convert("L" if model.data_shape[-1] == 1 else "RGB"))
+        picture = picture.reshape(*picture.shape[:2], -1)
+        height, width = model.data_shape[:2]
+        if picture.shape[0] % height or picture.shape[1] % width:
+            raise ValueError(f"--source {text}: a {picture.shape[1]}x{picture.shape[0]} picture is not a grid of "
+                             f"{width}x{height} images, the model's size.")
+        rows, cols = picture.shape[0] // height, picture.shape[1] // width
+        sources = picture.reshape(rows, height, cols, width, -1).transpose(0, 2, 1, 3, 4).reshape(
+            rows * cols, height, width, -1)
+    if model.is_image:
+        return model.check_images(sources, "--source"), None
+    return model.check_array(sources, "--source"), None
 
 
 def sample_labels(model, text, num):
@@ -375,6 +420,9 @@ def build_parser():
                         help="flows: scale of the base draws (Glow's T; default 1)")
     sample.add_argument("--labels", help="class-conditional models: comma-separated classes (ids or names, e.g. "
                         "cat,dog) or 'all', in equal blocks of samples (default: unconditional)")
+    sample.add_argument("--source", help="diffusion bridges: 'test' or 'train' (the first --num sources of the "
+                        "checkpoint's paired set, drawn beside their translations and true targets) or a .npy / PNG "
+                        "file of sources")
     sample.add_argument("--guidance", type=float,
                         help="with --labels: classifier-free guidance scale w (default: the checkpoint's recommended, "
                              "else 1: conditional; 0: unconditional; > 1 sharpens)")

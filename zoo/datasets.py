@@ -28,6 +28,15 @@ from zoo.registry import did_you_mean
 IMAGE_DATASETS = ("cifar10", "mnist", "fashion_mnist", "binarized_mnist")
 TOY_DATASETS = ("moons", "eight_gaussians", "checkerboard", "swiss_roll", "gaussian_grid")
 SPLITS = ("train", "test")
+# Paired sets for diffusion bridges (`load_pairs`): name -> what the source and target are.
+PAIRED_DATASETS = {
+    "cifar10_edges": "CIFAR-10 edge maps (black Sobel edges on white, 3 channels) -> the CIFAR-10 images",
+    "moons_rotated": "2-D: a two-moons point -> that point rotated by 90 degrees and shifted 2 left or right at "
+                     "random (two modes per source), plus N(0, 0.1^2)",
+}
+# The edge operator of `cifar10_edges`: Sobel gradient magnitude of the luminance in
+# [0, 1] (borders replicated) above this threshold; 16% of CIFAR-10's pixels are edges.
+EDGE_THRESHOLD = 1.0
 SHARED_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -146,6 +155,40 @@ def load(name, split="train", *, num=None, seed=None, data_dir=None, download=No
         noise = np.random.default_rng(seed).random(x.shape, dtype=np.float32)
         x = (noise < x / np.float32(255)).astype(np.uint8)
     return x, y.astype(np.int64).reshape(-1)
+
+
+def load_pairs(name, split="train", *, num=None, seed=None, data_dir=None, download=None):
+    """Load a paired dataset (`PAIRED_DATASETS`) for diffusion bridges as `(sources,
+    targets)` NumPy arrays of the same shape: uint8 images (`cifar10_edges`, whose
+    sources are `edge_map(targets)`, computed on load) or float32 points
+    (`moons_rotated`; `num` and `seed` as for `load`'s toy sets). Errors as `load`'s."""
+    if name not in PAIRED_DATASETS:
+        raise ValueError(f"Unknown paired dataset {name!r}.{did_you_mean(name, sorted(PAIRED_DATASETS))} "
+                         f"Known paired datasets: {sorted(PAIRED_DATASETS)}")
+    if name == "cifar10_edges":
+        images, _ = load("cifar10", split, num=num, data_dir=data_dir, download=download)
+        return edge_map(images), images
+    points, _ = load("moons", split, num=num, seed=seed)
+    rng = np.random.default_rng((SPLITS.index(split) if seed is None else seed) + 1_000)
+    side = np.where(rng.random(len(points)) < 0.5, -2.0, 2.0)
+    rotated = np.stack([-points[:, 1] + side, points[:, 0]], axis=1)
+    return points, (rotated + 0.1 * rng.standard_normal(points.shape)).astype(np.float32)
+
+
+def edge_map(images, threshold=EDGE_THRESHOLD):
+    """uint8 `(N, H, W, C)` images -> uint8 edge maps of the same shape: 0 (black) where
+    the Sobel gradient magnitude of the luminance (0.299 R + 0.587 G + 0.114 B in [0, 1],
+    borders replicated) exceeds `threshold`, 255 elsewhere, in every channel."""
+    images = _check_uint8(images, "edge_map")
+    if images.ndim != 4:
+        raise ValueError(f"`edge_map` takes (N, H, W, C) images; received shape {images.shape}.")
+    pixels = images.astype(np.float32) / np.float32(255)
+    luma = pixels[..., 0] if images.shape[-1] == 1 else pixels[..., :3] @ np.float32([0.299, 0.587, 0.114])
+    p = np.pad(luma, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    gx = (p[:, :-2, 2:] + 2 * p[:, 1:-1, 2:] + p[:, 2:, 2:]) - (p[:, :-2, :-2] + 2 * p[:, 1:-1, :-2] + p[:, 2:, :-2])
+    gy = (p[:, 2:, :-2] + 2 * p[:, 2:, 1:-1] + p[:, 2:, 2:]) - (p[:, :-2, :-2] + 2 * p[:, :-2, 1:-1] + p[:, :-2, 2:])
+    edges = np.where(np.hypot(gx, gy) > threshold, 0, 255).astype(np.uint8)
+    return np.repeat(edges[..., None], images.shape[-1], axis=-1)
 
 
 def to_model_space(x):

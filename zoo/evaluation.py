@@ -27,6 +27,9 @@ __all__ = ["METRICS", "Evaluation", "Result", "SamplerSetting", "evaluate", "rep
 
 DEFAULT_DATASETS = {(32, 32, 3): "cifar10", (28, 28, 1): "mnist", (2,): "moons"}
 FEATURE_NETWORKS = {"cifar10": "classifier-cifar", "mnist": "classifier-mnist"}
+# A paired set's targets: whose test images and feature network translations are judged by.
+PAIRED_TARGETS = {"cifar10_edges": "cifar10", "moons_rotated": None}
+REFERENCE_SEED = 12_345  # a toy paired set's reference draw, apart from the translated test sources
 
 
 @dataclasses.dataclass
@@ -93,8 +96,18 @@ class Evaluation:
                              f"data of shape {self.model.data_shape}; add \"dataset\" to its metadata.json.")
         return name
 
+    @property
+    def target_dataset(self):
+        """The dataset of the model's outputs: a paired set's targets, else `dataset`."""
+        return PAIRED_TARGETS.get(self.dataset, self.dataset)
+
+    def pairs(self, num, split="test", seed=None):
+        """`(sources, targets)` of a bridge's paired set: the first `num` of `split` (toy
+        sets: drawn with `seed`, default the split's)."""
+        return datasets.load_pairs(self.dataset, split, num=num, seed=seed)
+
     def data(self, num, split="test"):
-        data, labels = datasets.load(self.dataset, split, num=num)
+        data, labels = datasets.load(self.target_dataset, split, num=num)
         if data.shape[1:] != self.model.data_shape:
             raise ValueError(f"The {self.dataset!r} {split} set has examples of shape {data.shape[1:]}, "
                              f"but the model works on {self.model.data_shape}.")
@@ -128,12 +141,17 @@ class Evaluation:
         labels = self.labels(setting)
         if labels is not None:
             options.update(labels=labels, guidance=1.0 if setting.guidance is None else setting.guidance)
+        if self.model.interface.can("source"):  # a bridge translates the first `num` test sources
+            options["source"] = self.pairs(num)[0]
         samples, nfe = self.model.sample(num, **options)
         return np.asarray(samples), int(nfe)
 
     def describe(self, setting):
         samples, nfe = self.samples(setting)
         text = f"{len(samples)} samples, {setting.label} (NFE {nfe}), seed {self.seed}"
+        if self.model.interface.can("source"):
+            text = (f"translations of the first {len(samples)} {self.dataset} test sources, {setting.label} "
+                    f"(NFE {nfe}), seed {self.seed}")
         if self.num_classes is None:
             return text
         guidance = 1.0 if setting.guidance is None else setting.guidance
@@ -154,7 +172,7 @@ class Evaluation:
     @functools.cached_property
     def feature_network(self):
         """The classifier whose features define FD-classifier, or None if the dataset has none."""
-        network = self._feature_network or FEATURE_NETWORKS.get(self.dataset)
+        network = self._feature_network or FEATURE_NETWORKS.get(self.target_dataset)
         if network is None or not isinstance(network, str):
             return network
         return load(network)
@@ -163,7 +181,7 @@ class Evaluation:
     def feature_network_name(self):
         """How the metric descriptions name the feature network: its checkpoint name or
         directory, else its class."""
-        network = self._feature_network or FEATURE_NETWORKS.get(self.dataset)
+        network = self._feature_network or FEATURE_NETWORKS.get(self.target_dataset)
         if isinstance(network, str):
             return network
         directory = getattr(network, "checkpoint_dir", None)
@@ -432,6 +450,57 @@ def mode_coverage(ev):
     return results
 
 
+def translation_quality(ev):
+    """Diffusion bridges, per sampler setting. Images: FD-classifier of the translations
+    of test sources against the test images (floor: as many training images), PSNR to
+    each source's own target, and how often the feature network gives a translation
+    its target's class. Points: the energy distance between the joint (source,
+    translation) pairs and the test pairs (floor: as many training pairs)."""
+    results = []
+    for setting in ev.samplers:
+        translations, _ = ev.samples(setting)
+        sources, targets = ev.pairs(len(translations))
+        suffix, how = _suffix(ev, setting), ev.describe(setting)
+        if not ev.model.is_image:
+            # The reference is a fresh draw: it must not share the translated sources.
+            reference = np.concatenate(ev.pairs(ev.test_points, seed=REFERENCE_SEED), axis=1)
+            joint = np.concatenate([sources, translations], axis=1)
+            floor_pairs = np.concatenate(ev.pairs(len(translations), "train"), axis=1)
+            floor = f"joint energy distance floor (train {len(floor_pairs)})"
+            if not any(r.name == floor for r in results):
+                results.append(Result(floor, metrics.energy_distance(floor_pairs, reference), None,
+                                      f"the first {len(floor_pairs)} training pairs vs {len(reference)} fresh test "
+                                      f"pairs (seed {REFERENCE_SEED}): what a perfect model scores with as many "
+                                      "translations"))
+            results.append(Result(f"joint energy distance{suffix}", metrics.energy_distance(joint, reference), None,
+                                  f"{how}: energy distance between the (source, translation) pairs and "
+                                  f"{len(reference)} fresh (source, target) pairs (seed {REFERENCE_SEED})"))
+            continue
+        results.append(Result(f"PSNR to the target (dB){suffix}", *mean_and_stderr(metrics.psnr(targets, translations)),
+                              f"{how}: 10 log10(255^2 / MSE) per image against the source's own target image "
+                              "(one plausible target of many: sharper translations can score lower)"))
+        if ev.feature_network is None:
+            continue
+        test_features, _ = ev.classified("test")
+        if not any(r.name.startswith("FD-classifier floor") for r in results):
+            train_features, _ = ev.classified("train", setting)
+            results.append(Result(f"FD-classifier floor (train {len(translations)})",
+                                  metrics.frechet_distance(train_features, test_features), None,
+                                  f"first {len(translations)} {ev.target_dataset} training images vs "
+                                  f"{len(test_features)} test images in {ev.feature_network_name} features"))
+        features, probabilities = ev.classified("samples", setting)
+        results.append(Result(f"FD-classifier{suffix}", metrics.frechet_distance(features, test_features), None,
+                              f"{how}; in {ev.feature_network_name} penultimate features vs {len(test_features)} "
+                              f"{ev.target_dataset} test images (not an Inception FID)"))
+        labels = ev.data(len(translations))[1]
+        hits = probabilities.argmax(-1) == labels
+        results.append(Result(f"class kept{suffix}", float(hits.mean()),
+                              float(math.sqrt(hits.mean() * (1 - hits.mean()) / len(hits))),
+                              f"{how}: share of translations that {ev.feature_network_name} assigns to their "
+                              "target's class (its accuracy on the targets themselves is the ceiling)"))
+    return results
+
+
 def _suffix(ev, setting):
     return f" ({setting.label})" if len(ev.samplers) > 1 else ""
 
@@ -442,6 +511,7 @@ METRICS = {metric.__name__: metric for metric in (bits_per_dim, straightness, lo
                                                     variational_bound)}
 METRICS[reconstruction.__name__] = reconstruction  # quantized autoencoders
 METRICS.update(latent_reconstruction=latent_reconstruction, mode_coverage=mode_coverage)  # GANs
+METRICS[translation_quality.__name__] = translation_quality  # diffusion bridges
 
 
 def evaluate(model, **options):

@@ -31,6 +31,7 @@ _IMAGE_DATASETS = {
     "cifar10": ("CIFAR-10", "uoft-cs/cifar10"),
     "mnist": ("MNIST", "ylecun/mnist"),
     "fashion_mnist": ("Fashion-MNIST", "zalando-datasets/fashion_mnist"),
+    "cifar10_edges": ("CIFAR-10 edge maps -> images", "uoft-cs/cifar10"),
 }
 
 
@@ -315,10 +316,14 @@ def render_model_card(name, entry, *, sample_image="samples.png"):
         meta["datasets"] = [dataset_id]
         meta["pipeline_tag"] = {"generative": "unconditional-image-generation", "encoder": "image-feature-extraction"
                                 }.get(kind, "image-classification")
+        if interface is not None and interface.can("source"):
+            meta["pipeline_tag"] = "image-to-image"
     if metrics:
         meta["model-index"] = [{"name": name, "results": [{
             "task": {"type": meta.get("pipeline_tag", "other"),
-                     "name": ("Class-conditional generation" if conditional else "Unconditional generation")
+                     "name": (("Image-to-image translation" if dataset_id else "Paired translation")
+                              if interface is not None and interface.can("source")
+                              else "Class-conditional generation" if conditional else "Unconditional generation")
                      if generative else "Representation learning" if kind == "encoder" else
                      "Image classification" if dataset_id else "Classification"},
             "dataset": {"type": dataset_id or dataset, "name": dataset_name},

@@ -159,3 +159,17 @@ def expected_calibration_error(probabilities, labels, bins=15):
         if members.any():
             error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
     return float(error)
+
+
+def energy_distance(a, b, chunk=1024):
+    """Energy distance between two samples of points `(N, d)`, `(M, d)` (Szekely & Rizzo
+    2013): 2 E|X - Y| - E|X - X'| - E|Y - Y'| with Euclidean norms, V-statistics; 0 when
+    the samples coincide, and > 0 in expectation for different distributions."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+
+    def mean_distance(x, y):
+        total = sum(np.sqrt(((x[i:i + chunk, None, :] - y[None]) ** 2).sum(-1)).sum()
+                    for i in range(0, len(x), chunk))
+        return total / (len(x) * len(y))
+
+    return float(2 * mean_distance(a, b) - mean_distance(a, a) - mean_distance(b, b))

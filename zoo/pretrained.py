@@ -83,8 +83,9 @@ def _entry_problems(entry):
     # load() compares this with the class name the checkpoint's metadata.json records.
     check("family", lambda v: text(v) and _family_class(v) is not None,
           "the class name of a zoo model registered with Keras, e.g. 'RectifiedFlow'")
-    check("dataset", lambda v: v in datasets.list_datasets(),
-          f"one of zoo.datasets.list_datasets() {datasets.list_datasets()}")
+    check("dataset", lambda v: v in datasets.list_datasets() or v in datasets.PAIRED_DATASETS,
+          f"one of zoo.datasets.list_datasets() {datasets.list_datasets()} or a paired set "
+          f"{sorted(datasets.PAIRED_DATASETS)}")
     check("recipe", lambda v: text(v) and v.startswith("recipes/") and v.endswith(".py")
           and ".." not in v.split("/"), "a path 'recipes/<file>.py' in the zoo repository")
     check("hub", lambda v: isinstance(v, dict) and set(v) == {"repo_id", "revision"}

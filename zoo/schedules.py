@@ -163,3 +163,63 @@ def karras_sigmas(steps, sigma_min=0.002, sigma_max=80.0, rho=7.0):
 def vp_sigma_to_edm_time(sigma, beta_min=0.1, beta_max=20.0):
     """VP time t for an EDM sigma (Karras et al. 2022, Table 1, sigma^{-1} of VP)."""
     return sde_sigma_to_t("vp", sigma, beta_min=beta_min, beta_max=beta_max)
+
+
+# Diffusion bridges (DDBM / DBIM) ----------------------------------------------------------
+
+BRIDGES = ("vp", "ve")
+
+
+def check_bridge(kind):
+    if kind not in BRIDGES:
+        raise ValueError(f"`schedule` must be one of {BRIDGES}. Received: {kind!r}")
+    return kind
+
+
+def bridge_time_max(kind, sigma_max=80.0):
+    """The bridge's end time T, where it is pinned at the source: 1 (VP) or sigma_max (VE)."""
+    return 1.0 if check_bridge(kind) == "vp" else float(sigma_max)
+
+
+def bridge_alpha_rho(kind, t, beta_min=0.1, beta_d=2.0):
+    """`(alpha_t, rho_t)` of the forward SDE under the bridge, x_t = alpha_t (data + rho_t
+    noise): VP with beta(t) = beta_min + beta_d t (alpha_t = exp(-int beta / 2),
+    rho_t^2 = exp(int beta) - 1), VE with alpha_t = 1, rho_t = t (Zhou et al. 2024,
+    arXiv:2309.16948, sec. 3; Zheng et al. 2025, arXiv:2405.15885, app. A). NumPy
+    (float64) or backend tensors."""
+    xp = np if isinstance(t, (float, int, np.ndarray, np.floating)) else ops
+    if check_bridge(kind) == "ve":
+        return 1.0 + 0.0 * t, t
+    integral = beta_min * t + 0.5 * beta_d * t**2
+    return xp.exp(-0.5 * integral), xp.sqrt(xp.expm1(integral))
+
+
+def bridge_coefficients(kind, t, beta_min=0.1, beta_d=2.0, sigma_max=80.0):
+    """`(a_t, b_t, c_t)` of the bridge pinned at data x_0 and source x_T:
+    q(x_t | x_0, x_T) = N(a_t x_T + b_t x_0, c_t^2 I), with a_t = (alpha_t / alpha_T)
+    rho_t^2 / rho_T^2, b_t = alpha_t (1 - rho_t^2 / rho_T^2), c_t = alpha_t rho_t
+    sqrt(1 - rho_t^2 / rho_T^2) (DDBM eq. 7 in DBIM's notation). At t = T: (1, 0, 0)."""
+    t_max = bridge_time_max(kind, sigma_max)
+    alpha, rho = bridge_alpha_rho(kind, t, beta_min, beta_d)
+    alpha_max, rho_max = bridge_alpha_rho(kind, t_max, beta_min, beta_d)
+    xp = np if isinstance(t, (float, int, np.ndarray, np.floating)) else ops
+    ratio = rho**2 / rho_max**2
+    rest = xp.maximum(1.0 - ratio, 0.0)
+    return alpha / alpha_max * ratio, alpha * rest, alpha * rho * xp.sqrt(rest)
+
+
+def bridge_drift_terms(kind, t, beta_min=0.1, beta_d=2.0, sigma_max=80.0):
+    """`(f_t, g2_t, alpha_bar_t, h_scale_t)` (NumPy float64) for DDBM's reverse
+    equations: the forward drift f and squared diffusion g^2 (VP: -beta / 2 and beta;
+    VE: 0 and 2 t), and the Doob h-transform grad log p(x_T | x_t) = (alpha_bar_t x_T -
+    x_t) / h_scale_t with alpha_bar_t = alpha_t / alpha_T, h_scale_t = alpha_t^2
+    (rho_T^2 - rho_t^2)."""
+    t = np.asarray(t, "float64")
+    t_max = bridge_time_max(kind, sigma_max)
+    alpha, rho = bridge_alpha_rho(kind, t, beta_min, beta_d)
+    alpha_max, rho_max = bridge_alpha_rho(kind, t_max, beta_min, beta_d)
+    if kind == "ve":
+        f, g2 = np.zeros_like(t), 2.0 * t
+    else:
+        f, g2 = -0.5 * (beta_min + beta_d * t), beta_min + beta_d * t
+    return f, g2, alpha / alpha_max, alpha**2 * (rho_max**2 - rho**2)

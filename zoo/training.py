@@ -100,9 +100,10 @@ class ArrayBatches(keras.utils.PyDataset):
     they are uniformly dequantized instead (Theis et al. 2016, arXiv:1511.01844):
     `2 (pixels + u) / 256 - 1`, `u ~ U[0, 1)` drawn from (seed, step) like the flips, each
     value inside its pixel's bin of [-1, 1), as the likelihood models (flows) train on.
-    With `mixup` (a Beta parameter alpha > 0) labelled batches are mixed after the
-    augmentation (`zoo.datasets.mixup`, drawn from (seed, step)) and their labels become
-    `(batch, classes)` float mixtures of one-hot rows.
+    With `source` (diffusion bridges) the batches are `{"source", "target"}` pairs, `data`
+    the targets, both mapped and flipped alike. With `mixup` (a Beta parameter alpha > 0)
+    labelled batches are mixed after the augmentation (`zoo.datasets.mixup`, drawn from
+    (seed, step)) and their labels become `(batch, classes)` float mixtures of one-hot rows.
 
     Args:
         data: array `(N, ...)`, uint8 images or model-space floats.
@@ -117,11 +118,18 @@ class ArrayBatches(keras.utils.PyDataset):
         mixup: float. mixup's alpha (0: off); needs `labels`.
         num_classes: int or None. Classes of the one-hot labels under mixup (default:
             the largest label + 1).
+        source: optional array like `data`: each example's source (a bridge's pairs).
     """
 
     def __init__(self, data, batch_size, *, labels=None, noise=None, flip=False, crop_padding=0,
-                 seed=0, dequantize=False, steps_per_epoch=None, mixup=0.0, num_classes=None, **kwargs):
+                 seed=0, dequantize=False, steps_per_epoch=None, mixup=0.0, num_classes=None, source=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        if source is not None and (source.shape != data.shape or labels is not None or noise is not None
+                                   or dequantize or crop_padding or mixup):
+            raise ValueError(f"`source` pairs each example with a source of the same shape ({data.shape}; "
+                             f"received {getattr(source, 'shape', None)}), without labels, noise, "
+                             "dequantization, crops or mixup.")
         if mixup and labels is None:
             raise ValueError("mixup mixes labels too: give `labels` (an (N,) int array), or mixup=0.")
         if mixup < 0:
@@ -138,10 +146,10 @@ class ArrayBatches(keras.utils.PyDataset):
             raise ValueError(f"`batch_size`={batch_size} is larger than the {len(data)} examples.")
         # Refuse NaN / inf now: one bad row would otherwise turn the loss, then every
         # weight, into NaN at whichever step first draws it.
-        for name, array in (("data", data), ("labels", labels), ("noise", noise)):
+        for name, array in (("data", data), ("labels", labels), ("noise", noise), ("source", source)):
             if array is not None:
                 check_finite_rows(array, name)
-        self.data, self.labels, self.noise = data, labels, noise
+        self.data, self.labels, self.noise, self.source = data, labels, noise, source
         self.batch_size, self.flip, self.crop_padding, self.seed = batch_size, flip, crop_padding, seed
         self.dequantize, self.mixup = dequantize, mixup
         self.num_classes = num_classes or (int(np.max(labels)) + 1 if labels is not None else None)
@@ -168,9 +176,16 @@ class ArrayBatches(keras.utils.PyDataset):
             data = self._dequantized(data, np.random.default_rng([self.seed, step, 3]))
         elif data.dtype == np.uint8:
             data = datasets.to_model_space(data)
+        source = None if self.source is None else self.source[idx]
+        if source is not None and source.dtype == np.uint8:
+            source = datasets.to_model_space(source)
         if self.flip:
             flips = np.random.default_rng([self.seed, step, 1]).random(len(idx)) < 0.5
             data = np.where(flips[:, None, None, None], data[:, :, ::-1], data)
+            if source is not None:
+                source = np.where(flips[:, None, None, None], source[:, :, ::-1], source)
+        if source is not None:
+            return ({"source": source, "target": data},)
         if self.crop_padding:
             data = random_translate(data, self.crop_padding, np.random.default_rng([self.seed, step, 2]))
         if self.labels is None and self.noise is None:

@@ -17,3 +17,4 @@ from zoo.models.vae import VAE, GumbelVAE  # noqa: E402,F401
 from zoo.models.pfgm import PFGM, PFGMPlusPlus  # noqa: E402,F401
 from zoo.models.gan import GAN, GANQP, BiGANQP  # noqa: E402,F401
 from zoo.models.autoregressive import MADE, NADE, CodePrior, PixelCNN  # noqa: E402,F401
+from zoo.models.bridge import DDBM  # noqa: E402,F401

@@ -69,6 +69,7 @@ CAPABILITIES = {
     "labels": "sample(labels=...): a class-conditional network",
     "guidance": "sample(labels=, guidance=): classifier-free and classifier guidance",
     "temperature": "sample(temperature=...)",
+    "source": "sample(source=...): translate sources into targets (diffusion bridges)",
     "straightness": "straightness(): the paths' straightness (Liu et al. 2023, eq. 8)",
 }
 KINDS = ("generative", "classifier", "encoder")
