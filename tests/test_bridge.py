@@ -147,6 +147,10 @@ def test_dbim_deterministic_converges_at_its_order():
     third = [_dbim_error("ve", _lambda_grid("ve", 72.0, 0.8, n), 3) for n in (10, 20, 40)]
     assert third[1] / third[2] > 3.5 and third[2] < 5e-3, third
     assert _dbim_error("vp", _lambda_grid("vp", 0.9, 0.01, 20), 3) < second[1] < first[1] / 5
+    # The VE model's grid (rho = 7 in t, the noise level): uniform steps in t would stall.
+    ve_grid = zoo.create("ddbm_mlp", schedule="ve", seed=0).time_grid
+    ve = [_dbim_error("ve", ve_grid("dbim", n), 1) for n in (10, 20, 40)]
+    assert all(1.7 < ve[i] / ve[i + 1] < 2.3 for i in range(2)), ve
 
 
 @pytest.mark.parametrize("kind", schedules.BRIDGES)

@@ -247,6 +247,11 @@ def test_sample_translates_sources_of_a_bridge(capsys, tmp_path):
     status, _, _ = run_cli(capsys, "sample", "ddbm-moons-rotated", "--source", tmp_path / "sources.npy",
                            "--out", tmp_path / "y.npy")
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected[:3], atol=1e-6)
+    status, out, _ = run_cli(capsys, "sample", "ddbm-moons-rotated", "--num", 6, "--source", "test",
+                             "--out", tmp_path / "pairs.png")
+    assert status == 0 and "sources | translations | targets" in out
+    with Image.open(tmp_path / "pairs.png") as image:  # three 256-pixel panels, 8 pixels apart
+        assert image.size == (3 * 256 + 2 * 8, 256)
     status, _, err = run_cli(capsys, "sample", "ddbm-moons-rotated", "--out", tmp_path / "z.npy")
     assert status == 2 and "--source test" in err
     status, _, err = run_cli(capsys, "sample", "rectified-flow-moons-2rf", "--source", "test",

@@ -105,6 +105,19 @@ def write_samples(samples, out, nrow=None):
     return what
 
 
+def write_point_panels(panels, out, size=256):
+    """2-D point sets side by side in one picture, on one shared window (`render_points`
+    panels with 8 white pixels between them)."""
+    spread = max(float(np.quantile(np.abs(p[np.all(np.isfinite(p), axis=1)]), 0.99)) for p in panels)
+    extent = max(4.5, 1.05 * spread)
+    gap = np.full((size, 8), 255, np.uint8)
+    pictures = [render_points(p, size, extent) for p in panels]
+    picture = np.concatenate([x for pair in zip(pictures, [gap] * len(pictures)) for x in pair][:-1], axis=1)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(picture).save(out)
+    return f"{len(panels)} plots of {len(panels[0])} points"
+
+
 # Commands ---------------------------------------------------------------------------------
 
 def cmd_list(args):
@@ -193,9 +206,14 @@ def cmd_sample(args):
                          f"{type(model).__name__}, which samples from noise. Leave it out.")
     samples, nfe = model.sample(None if "source" in options else args.num, **options, return_nfe=True, verbose=True)
     samples = np.asarray(samples)
-    if "source" in options and samples.ndim == 4 and Path(args.out).suffix.lower() != ".npy":
+    if "source" in options and Path(args.out).suffix.lower() != ".npy":
         # Side by side: source | translation (| the source's own target, from a split).
         columns = [options["source"], samples] + ([truths] if truths is not None else [])
+        if samples.ndim == 2:
+            what = write_point_panels(columns, args.out)
+            print(f"NFE: {nfe}")
+            print(f"Wrote {args.out} ({what}: sources | translations{' | targets' if truths is not None else ''})")
+            return
         samples = np.stack(columns, axis=1).reshape(-1, *samples.shape[1:])
         nrow = nrow or len(columns) * math.ceil(math.sqrt(len(options["source"])))
     what = write_samples(samples, args.out, nrow)

@@ -133,12 +133,17 @@ class DDBM(ZooModel):
     # Sampling ---------------------------------------------------------------------------
 
     def time_grid(self, solver, steps):
-        """The sampling grid of `solver`, descending. DBIM: uniform from just below T
-        (after the booting step) to t_min, as its code; DDBM: Karras et al.'s rho = 7
+        """The sampling grid of `solver`, descending. DBIM on the VP bridge: uniform
+        from just below T (after the booting step) to t_min, as its code; on the VE
+        bridge, whose noise level is t itself, Karras et al.'s rho = 7 grid over the same
+        range (uniform steps in t leave one huge last step in log t). DDBM: the rho = 7
         grid from just below T to t_min, then 0, as DDBM's."""
         steps = schedules.check_steps(steps)
         if solver.startswith("dbim"):
-            return np.linspace(self.t_max * (1 - 1e-3), self.t_min, steps + 1)
+            if self.schedule == "vp":
+                return np.linspace(self.t_max * (1 - 1e-3), self.t_min, steps + 1)
+            return np.asarray(schedules.karras_sigmas(steps + 1, self.t_min, self.t_max * (1 - 1e-3), 7.0),
+                              "float64")[:-1]
         sigmas = schedules.karras_sigmas(steps, self.t_min, self.t_max * (1 - 1e-4), 7.0)
         return np.asarray(sigmas, "float64")
 
