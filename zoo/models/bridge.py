@@ -57,7 +57,8 @@ class DDBM(ZooModel):
     """
 
     interface = Interface(kind="generative", capabilities={"sample", "source"},
-                          solvers=("dbim", "dbim-2", "dbim-3", "ddbm"), image_metrics=("translation_quality",), point_metrics=("translation_quality",))
+                          solvers=("dbim", "dbim-2", "dbim-3", "ddbm"), image_metrics=("translation_quality",),
+                          point_metrics=("translation_quality",))
     default_solver, default_steps = "dbim", 20
     card_usage = ("sources, truths = zoo.datasets.load_pairs('cifar10_edges', split='test', num=16)\n"
                   "targets = model.sample(source=sources, steps=20, solver='dbim', seed=0)  # uint8, like truths")
