@@ -325,3 +325,30 @@ def test_bundled_toy_translates_to_both_modes():
     distance = np.stack([np.linalg.norm(x - rotated - [side, 0], axis=1) for side in (-2, 2)], 1)
     assert (distance.min(1) < 0.3).mean() > 0.9
     assert 0.35 < distance.argmin(1).mean() < 0.65
+
+
+# zoo eval ------------------------------------------------------------------------------------
+
+@pytest.mark.backends("torch")  # NumPy metrics over a model's samples; the samplers run on every backend above
+def test_eval_scores_translations_against_their_floors():
+    from zoo.evaluation import evaluate
+
+    trained = zoo.load("ddbm-moons-rotated")
+    untrained = zoo.create("ddbm_mlp", seed=0)
+    untrained.checkpoint_metadata = {"dataset": "moons_rotated"}
+    scores = {}
+    for name, model in (("trained", trained), ("untrained", untrained)):
+        _, results = evaluate(model, samplers=["dbim-2:5"], num=500, test_points=500)
+        scores[name] = {r.name: r.value for r in results}
+    # Unbiased estimates: ~0 for a perfect model (+- ~0.01 at 500 points), ~0.4 untrained.
+    floor = scores["trained"]["joint energy distance floor (train 500)"]
+    assert abs(floor) < 0.03 and scores["trained"]["joint energy distance"] < 0.03
+    assert scores["untrained"]["joint energy distance"] > 0.2
+
+    images = zoo.create("ddbm_tiny", data_shape=(32, 32, 3), seed=0, ema_decay=None)
+    images.checkpoint_metadata = {"dataset": "cifar10_edges"}
+    _, results = evaluate(images, samplers=["dbim:2"], num=20, reference_images=200)
+    values = {r.name: r.value for r in results}
+    assert set(values) == {"PSNR to the target (dB)", "FD-classifier floor (train 20)", "FD-classifier",
+                           "class kept ceiling (20 targets)", "class kept"}
+    assert values["class kept ceiling (20 targets)"] > 0.5 and 0 < values["PSNR to the target (dB)"] < 30

@@ -493,11 +493,17 @@ def translation_quality(ev):
                               f"{how}; in {ev.feature_network_name} penultimate features vs {len(test_features)} "
                               f"{ev.target_dataset} test images (not an Inception FID)"))
         labels = ev.data(len(translations))[1]
+        ceiling = f"class kept ceiling ({len(translations)} targets)"
+        if not any(r.name == ceiling for r in results):
+            right = ev.feature_network.logits(targets).argmax(-1) == labels
+            results.append(Result(ceiling, float(right.mean()), None,
+                                  f"{ev.feature_network_name}'s accuracy on the true targets of those sources: "
+                                  "what a perfect translator scores"))
         hits = probabilities.argmax(-1) == labels
         results.append(Result(f"class kept{suffix}", float(hits.mean()),
                               float(math.sqrt(hits.mean() * (1 - hits.mean()) / len(hits))),
                               f"{how}: share of translations that {ev.feature_network_name} assigns to their "
-                              "target's class (its accuracy on the targets themselves is the ceiling)"))
+                              "target's class"))
     return results
 
 

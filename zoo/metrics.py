@@ -163,13 +163,14 @@ def expected_calibration_error(probabilities, labels, bins=15):
 
 def energy_distance(a, b, chunk=1024):
     """Energy distance between two samples of points `(N, d)`, `(M, d)` (Szekely & Rizzo
-    2013): 2 E|X - Y| - E|X - X'| - E|Y - Y'| with Euclidean norms, V-statistics; 0 when
-    the samples coincide, and > 0 in expectation for different distributions."""
+    2013): 2 E|X - Y| - E|X - X'| - E|Y - Y'| with Euclidean norms, the within-sample means
+    over distinct pairs (U-statistics), so the estimate is unbiased: ~0 for samples of one
+    distribution (it can dip below 0), > 0 in expectation for different ones."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
 
-    def mean_distance(x, y):
-        total = sum(np.sqrt(((x[i:i + chunk, None, :] - y[None]) ** 2).sum(-1)).sum()
-                    for i in range(0, len(x), chunk))
-        return total / (len(x) * len(y))
+    def total_distance(x, y):
+        return sum(np.sqrt(((x[i:i + chunk, None, :] - y[None]) ** 2).sum(-1)).sum()
+                   for i in range(0, len(x), chunk))
 
-    return float(2 * mean_distance(a, b) - mean_distance(a, a) - mean_distance(b, b))
+    within = [total_distance(x, x) / (len(x) * (len(x) - 1)) for x in (a, b)]  # the zero diagonal left out
+    return float(2 * total_distance(a, b) / (len(a) * len(b)) - within[0] - within[1])
