@@ -17,16 +17,13 @@ from zoo import schedules
 from zoo.checks import check_batch_size, check_finite, check_positive
 from zoo.datasets import to_model_space
 from zoo.models.base import Interface, ZooModel
+from zoo.models.diffusion import _bcast
 from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.bridge import bridge_preconditioning
 from zoo.objectives.denoising import denoising_loss, network_target
 from zoo.random import fold_in
 from zoo.registry import register_config
 from zoo.samplers import bridge as samplers
-
-
-def _bcast(values, x):
-    return ops.reshape(values, (-1,) + (1,) * (len(x.shape) - 1))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
