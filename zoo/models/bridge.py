@@ -211,7 +211,7 @@ class DDBM(ZooModel):
             a, b, c = self.coefficients(ts)
             alpha, rho = schedules.bridge_alpha_rho(self.schedule, ts, **self._schedule_params)
             table = samplers.dbim_steps(a, b, c, alpha, rho, options["eta"], options["order"])
-            table_boot = tuple(float(v[0]) for v in self.coefficients(ts[:1]))
+            table_boot = (a[0], b[0], c[0])  # the booting step lands on the grid's first time
             nfe = steps + 1
         else:
             hats = ts[:-1] + options["churn"] * (ts[1:] - ts[:-1])

@@ -130,10 +130,9 @@ def sample_ddbm(denoise, x, source, ts, tables, churn_step_ratio=0.0, key=None):
     def euler(i, x):
         t, t_hat = ops.take(grid, i), ops.take(hat_grid, i)
         if churn_step_ratio > 0:
-            dt = t_hat - t
-            drift = bridge_drift(denoise, x, source, t, terms(i), stochastic=True)
-            g2 = terms(i)[4]
-            x = x + drift * dt + ops.sqrt(g2 * ops.abs(dt)) * _noise(x, key, i)
+            dt, here = t_hat - t, terms(i)
+            drift = bridge_drift(denoise, x, source, t, here, stochastic=True)
+            x = x + drift * dt + ops.sqrt(here[4] * ops.abs(dt)) * _noise(x, key, i)
         d = bridge_drift(denoise, x, source, t_hat, terms(len(ts) + i), stochastic=False)
         return x, x + d * (ops.take(grid, i + 1) - t_hat), d, t_hat
 
