@@ -76,6 +76,7 @@ def test_masked_convolution_sees_only_earlier_sub_pixels(mask_type):
 
 @pytest.mark.parametrize("mask", [0, 1, 2])
 def test_made_output_depends_only_on_earlier_inputs_in_its_ordering(mask):
+    keras.utils.set_random_seed(0)  # the weights: ReLU units dead at this input vary with the draw
     network = MADENetwork(10, (16, 16), num_masks=3, mask_seed=0)
     x = np.random.default_rng(0).normal(size=(1, 10)).astype("float32")
     dep = dependence(lambda batch: network(batch, mask_index=mask)[..., None], x)

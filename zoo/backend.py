@@ -90,6 +90,28 @@ def _compile(fn, model, name):
     return fn
 
 
+def host_callback(fn):
+    """Call `fn()` (no arguments, result ignored) on the host each time the computation
+    being traced reaches this point: inside `jax.jit` and its loops through
+    `jax.debug.callback`, inside a `tf.function` through `tf.py_function` (so not under
+    XLA's `jit_compile`), eagerly otherwise. Costs ~20 us (JAX) to ~80 us (TensorFlow)
+    per call on a CPU: for progress reports, not inner loops."""
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        jax.debug.callback(fn)
+    elif name == "tensorflow":
+        import tensorflow as tf
+
+        if tf.executing_eagerly():
+            fn()
+        else:
+            tf.py_function(lambda: (fn(), [])[1], [], [])
+    else:
+        fn()
+
+
 def vjp(fn, x, differentiable=False):
     """Return `(fn(x), pullback)` where `pullback(cotangent) = cotangent^T d fn / dx`.
 

@@ -17,6 +17,7 @@ per example from `log_prob`; `bits_per_dim` divides by D ln 2 (no dequantization
 8-bit numbers compare with the papers' discrete bits/dim).
 """
 
+import contextlib
 import math
 
 import keras
@@ -28,6 +29,7 @@ from zoo.checks import check_batch_size, check_positive
 from zoo.models.base import Interface, ZooModel
 from zoo.networks.autoregressive import MADENetwork, NADENetwork, PixelCNNNetwork
 from zoo.objectives.autoregressive import HEADS, VALUES, draw, log_likelihood, params_per_value
+from zoo.progress import EvaluationProgress, counted
 from zoo.registry import register_config
 
 
@@ -45,7 +47,7 @@ def sample_autoregressive(params_fn, x, order, key, head, values, temperature=1.
         value = draw(head, params, random.fold_in(key, i), values, temperature)
         return ops.where(positions == position, value[:, None], x)
 
-    return ops.fori_loop(start, num_dims, step, x)
+    return ops.fori_loop(start, num_dims, counted(step), x)
 
 
 class Autoregressive(ZooModel):
@@ -166,20 +168,27 @@ class Autoregressive(ZooModel):
 
     # Inference -----------------------------------------------------------------------------
 
-    def _batches(self, run, arrays, batch_size, key=None):
+    def _batches(self, run, arrays, batch_size, key=None, verbose=False, evaluations=None):
         """Run `run(*chunks[, chunk key])` over chunks of one fixed size (the last padded):
         each compiled function sees one shape, and the draws of chunk c use
-        `fold_in(key, c)`."""
+        `fold_in(key, c)`. `verbose`: a bar over the `evaluations` (sampling steps) of
+        each chunk, with an ETA."""
         batch_size = check_batch_size(batch_size)
         total = len(arrays[0])
         size = min(batch_size, total)
+        starts = range(0, total, size)
+        progress = EvaluationProgress(len(starts), evaluations) if verbose else contextlib.nullcontext()
         outputs = []
-        for index, start in enumerate(range(0, total, size)):
-            chunk = [None if a is None else a[start:start + size] for a in arrays]
-            count = len(chunk[0])
-            chunk = [None if a is None else np.concatenate([a, np.repeat(a[-1:], size - count, 0)]) for a in chunk]
-            extra = () if key is None else (random.fold_in(key, index),)
-            outputs.append(np.asarray(ops.convert_to_numpy(run(*chunk, *extra)))[:count])
+        with progress:
+            for index, start in enumerate(starts):
+                chunk = [None if a is None else a[start:start + size] for a in arrays]
+                count = len(chunk[0])
+                chunk = [None if a is None else np.concatenate([a, np.repeat(a[-1:], size - count, 0)])
+                         for a in chunk]
+                extra = () if key is None else (random.fold_in(key, index),)
+                outputs.append(np.asarray(ops.convert_to_numpy(run(*chunk, *extra)))[:count])
+                if verbose:
+                    progress.batch_done()
         return np.concatenate(outputs), size
 
     def log_prob(self, x, *, labels=None, batch_size=256, rtol=None, atol=None, **options):
@@ -206,7 +215,7 @@ class Autoregressive(ZooModel):
             raise TypeError(f"Unknown options {sorted(options)} for {type(self).__name__}.")
         return {}
 
-    def _fill(self, x, start, labels, seed, temperature, batch_size, options):
+    def _fill(self, x, start, labels, seed, temperature, batch_size, options, verbose=False):
         temperature = check_positive(temperature, "temperature")
         labels = self.check_labels(labels, len(x))
         key = self.sampling_key(seed)
@@ -219,7 +228,8 @@ class Autoregressive(ZooModel):
             return run
 
         flat = x.reshape(len(x), self.num_dims).astype("float32")
-        return self._batches(self.inference_fn(cache, build), (flat, labels), batch_size, key)[0]
+        return self._batches(self.inference_fn(cache, build), (flat, labels), batch_size, key, verbose=verbose,
+                             evaluations=self.num_dims - start)[0]
 
     def sample(self, num=None, *, temperature=1.0, seed=None, labels=None, batch_size=64, raw=False, steps=None,
                solver="ancestral", return_nfe=False, verbose=False, rtol=None, atol=None, **options):
@@ -232,8 +242,9 @@ class Autoregressive(ZooModel):
                 `batch_size`: chunk c draws from `fold_in(key, c)`).
             labels: optional int `(num,)` classes of a class-conditional model.
             raw: bool. Model-space float32 instead of uint8 images.
-            steps, verbose, rtol, atol: accepted and unused, so that code written for the
-                ODE families (`zoo sample`, `zoo eval`) runs unchanged.
+            verbose: bool. A progress bar over the sampling steps, with an ETA.
+            steps, rtol, atol: accepted and unused, so that code written for the ODE
+                families (`zoo sample`, `zoo eval`) runs unchanged.
             solver: `"ancestral"` (the only one).
             return_nfe: also return the network evaluations per sample (D).
             **options: family options (MADE: `mask`).
@@ -245,7 +256,8 @@ class Autoregressive(ZooModel):
         self.check_solver(solver)
         num = self.check_num(num)
         options = self.check_options(**options)
-        x = self._fill(np.zeros((num, self.num_dims), "float32"), 0, labels, seed, temperature, batch_size, options)
+        x = self._fill(np.zeros((num, self.num_dims), "float32"), 0, labels, seed, temperature, batch_size, options,
+                       verbose)
         out = self.to_output(x, raw)
         return (out, self.num_dims) if return_nfe else out
 
@@ -308,7 +320,7 @@ class NADE(Autoregressive):
             x = ops.where(positions == d, value[:, None], x)
             return x, network.step_update(state, d, value)
 
-        return ops.fori_loop(0, num_dims, step, (x, network.initial_state(ops.shape(x)[0])))[0]
+        return ops.fori_loop(0, num_dims, counted(step), (x, network.initial_state(ops.shape(x)[0])))[0]
 
     def get_config(self):
         config = {key: value for key, value in super().get_config().items() if key not in ("head", "values")}

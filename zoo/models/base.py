@@ -42,6 +42,7 @@ example, `tests/test_base.py` builds a two-network GAN and an encoder from it):
    shared sizes of `zoo.networks.sizes`.
 """
 
+import contextlib
 import dataclasses
 import math
 import numbers
@@ -53,6 +54,7 @@ from keras import ops
 from zoo import datasets, random
 from zoo.backend import compile_function
 from zoo.checks import MAX_OUTPUT_BYTES, check_batch_size, check_finite_rows
+from zoo.progress import EvaluationProgress, Reporting
 from zoo.registry import did_you_mean
 from zoo.samplers.ode import check_rk45_finished
 
@@ -469,11 +471,11 @@ class ZooModel(keras.Model):
         further models whose variables the function reads (a guiding classifier); the
         key must then name them."""
         if key not in self._compiled:
-            self._compiled[key] = compile_function(build_fn(), self, *others)
+            self._compiled[key] = Reporting(lambda: compile_function(build_fn(), self, *others))
         return self._compiled[key]
 
     @staticmethod
-    def run_batched(run, inputs, batch_size, *, chunk_args=None, axis=0, verbose=False):
+    def run_batched(run, inputs, batch_size, *, chunk_args=None, axis=0, verbose=False, evaluations=None):
         """Call `run` (a compiled function) on consecutive batches of `inputs` (arrays
         of one length, or None, passed as None) and concatenate its outputs.
 
@@ -485,7 +487,9 @@ class ZooModel(keras.Model):
             chunk_args: optional callable `i -> tuple` of extra arguments of chunk `i`
                 (e.g. its noise key).
             axis: int. The examples' axis of the outputs.
-            verbose: bool. A progress bar over the examples.
+            verbose: bool. A progress bar, with an ETA, over the network evaluations that
+                `run` reports (wrap its network function in `zoo.progress.counted`).
+            evaluations: int or None. Network evaluations per batch, when known ahead.
 
         Returns:
             `(outputs, nfe)`: the concatenated NumPy outputs and the largest NFE (None
@@ -493,17 +497,19 @@ class ZooModel(keras.Model):
         """
         batch_size = check_batch_size(batch_size)
         total = next(len(a) for a in inputs if a is not None)
-        progress = keras.utils.Progbar(total, unit_name="example") if verbose else None
+        starts = range(0, total, batch_size)
+        progress = EvaluationProgress(len(starts), evaluations) if verbose else contextlib.nullcontext()
         outputs, nfe = [], None
-        for index, start in enumerate(range(0, total, batch_size)):
-            chunk = [None if a is None else a[start:start + batch_size] for a in inputs]
-            out = run(*chunk, *(chunk_args(index) if chunk_args else ()))
-            if isinstance(out, tuple):
-                out, used = out
-                nfe = max(nfe or 0, check_rk45_finished(ops.convert_to_numpy(used)))
-            outputs.append(np.asarray(ops.convert_to_numpy(out)))
-            if progress:
-                progress.add(outputs[-1].shape[axis])
+        with progress:
+            for index, start in enumerate(starts):
+                chunk = [None if a is None else a[start:start + batch_size] for a in inputs]
+                out = run(*chunk, *(chunk_args(index) if chunk_args else ()))
+                if isinstance(out, tuple):
+                    out, used = out
+                    nfe = max(nfe or 0, check_rk45_finished(ops.convert_to_numpy(used)))
+                outputs.append(np.asarray(ops.convert_to_numpy(out)))
+                if verbose:
+                    progress.batch_done()
         return np.concatenate(outputs, axis=axis), nfe
 
     # Serialization ----------------------------------------------------------------------

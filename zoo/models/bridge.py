@@ -21,6 +21,7 @@ from zoo.models.diffusion import _bcast
 from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.bridge import bridge_preconditioning
 from zoo.objectives.denoising import denoising_loss, network_target
+from zoo.progress import counted
 from zoo.random import fold_in
 from zoo.registry import register_config
 from zoo.samplers import bridge as samplers
@@ -220,6 +221,7 @@ class DDBM(ZooModel):
 
         def build():
             def run(source, key):
+                @counted
                 def denoise(x, t):
                     return self.denoise(x, t, source)
                 if solver.startswith("dbim"):
@@ -231,7 +233,7 @@ class DDBM(ZooModel):
         run = self.inference_fn(("sample", solver, steps, *sorted(options.items())), build)
         key = self.sampling_key(seed)
         x, _ = self.run_batched(run, (source,), batch_size, chunk_args=lambda i: (fold_in(key, i),),
-                                verbose=verbose)
+                                verbose=verbose, evaluations=nfe)
         out = self.to_output(x, raw)
         return (out, nfe) if return_nfe else out
 

@@ -22,6 +22,7 @@ from zoo.models.noisy_classifier import NoisyClassifier
 from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.denoising import (check_parameterization, denoising_loss, drop_labels, lognormal_sigmas,
                                       network_target, preconditioning)
+from zoo.progress import counted
 from zoo.registry import register_config
 from zoo.samplers import diffusion as samplers
 from zoo.samplers.ode import sample_rk45
@@ -231,6 +232,7 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
         options.update(self.solver_tables(solver, steps))
 
         def build():
+            @counted
             def denoise(x, sigma, labels):
                 data = self.denoise(x, sigma, labels, guidance, classifier)
                 return ops.clip(data, -1.0, 1.0) if options["clip"] else data
@@ -243,7 +245,8 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
         run = self.inference_fn(cache, build, *([] if classifier is None else [classifier]))
         key = self.sampling_key(seed)
         x, nfe = self.run_batched(run, (noise * np.float32(self.prior_std), labels), batch_size,
-                                  chunk_args=lambda i: (random.fold_in(key, i),), verbose=verbose)
+                                  chunk_args=lambda i: (random.fold_in(key, i),), verbose=verbose,
+                                  evaluations=None if solver == "rk45" else self.solver_table[solver][1](steps))
         out = self.to_output(x, raw)
         return (out, nfe) if return_nfe else out
 

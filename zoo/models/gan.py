@@ -25,6 +25,7 @@ from zoo.models.base import Interface, ZooModel
 from zoo.networks.dcgan import DCGANDiscriminator, DCGANGenerator, JointCritic, MLPNetwork
 from zoo.networks.sizes import DCGAN
 from zoo.objectives import adversarial
+from zoo.progress import counted
 from zoo.registry import register_config
 
 OBJECTIVES = ("qp", "ns", "wgan-gp")
@@ -218,7 +219,7 @@ class GAN(_Adversarial):
                 return x + drift
             return x + drift + scale * ops.take(noise, i, axis=0)
 
-        return ops.fori_loop(0, steps, step, x)
+        return ops.fori_loop(0, steps, counted(step), x)
 
     def sample(self, num=None, *, seed=None, noise=None, langevin_steps=0, step_size=0.01, temperature=1.0,
                solver=None, steps=None, batch_size=256, raw=False, return_nfe=False, verbose=False):
@@ -254,7 +255,7 @@ class GAN(_Adversarial):
 
         def build():
             def run(z, noise):
-                x = ops.cast(self.averaged("generator")(z), "float32")
+                x = ops.cast(counted(self.averaged("generator"))(z), "float32")
                 return self.langevin(x, noise, langevin_steps, step_size, temperature) if langevin_steps else x
             return run
 
@@ -267,7 +268,7 @@ class GAN(_Adversarial):
             return compiled(z, noise)
 
         x, _ = self.run_batched(run, (z,), batch_size, chunk_args=lambda i: (random.fold_in(key, i),),
-                                verbose=verbose)
+                                verbose=verbose, evaluations=1 + langevin_steps)
         out = self.to_output(x, raw)
         return (out, 1 + langevin_steps) if return_nfe else out
 

@@ -29,6 +29,7 @@ from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.denoising import drop_labels, network_target, preconditioning
 from zoo.objectives.poisson import (augment, field_loss, heavy_tailed, normalized_field, pfgm_perturbation,
                                     student_t_log_prob)
+from zoo.progress import counted
 from zoo.registry import register_config
 from zoo.samplers import poisson as poisson_samplers
 from zoo.schedules import check_steps
@@ -166,13 +167,14 @@ class PFGM(ProbabilityFlowLikelihood, ZooModel):
 
         def build():
             def run(x):
-                return poisson_samplers.sample_pfgm(self.field, x, self.z_max, self.z_min, self.num_dims,
+                return poisson_samplers.sample_pfgm(counted(self.field), x, self.z_max, self.z_min, self.num_dims,
                                                     solver=solver, steps=steps, gamma=self.gamma, z_exp=self.z_exp,
                                                     rtol=rtol, atol=atol)
             return run
 
         run = self.inference_fn(("sample", solver, steps, rtol, atol), build)
-        x, nfe = self.run_batched(run, (noise,), batch_size, verbose=verbose)
+        evaluations = None if solver == "rk45" else steps * poisson_samplers.FIXED_STEP_SOLVERS[solver][1]
+        x, nfe = self.run_batched(run, (noise,), batch_size, verbose=verbose, evaluations=evaluations)
         out = self.to_output(x, raw)
         return (out, nfe) if return_nfe else out
 

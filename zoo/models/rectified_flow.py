@@ -16,12 +16,11 @@ from zoo.models.base import Interface, ZooModel
 from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.flow_matching import straight_path, velocity_loss
 from zoo.registry import register_config
-from zoo.samplers.ode import sample_euler, sample_heun, sample_rk45
+from zoo.progress import counted
+from zoo.samplers.ode import FIXED_STEP_SOLVERS, sample_rk45
 from zoo.schedules import TIME_DISTRIBUTIONS, check_steps, sample_training_times, uniform_times
 
 # The fixed-step solvers as data: solver -> (integrator, velocity evaluations per step).
-FIXED_STEP_SOLVERS = {"euler": (sample_euler, 1), "heun": (sample_heun, 2)}
-
 
 @keras.saving.register_keras_serializable(package="zoo")
 class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
@@ -96,6 +95,7 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
 
         def build():
             def run(x, labels):
+                @counted
                 def velocity(x, t):
                     return self.velocity(x, t, labels)
 
@@ -107,7 +107,8 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
             return run
 
         run = self.inference_fn(("ode", solver, steps, rtol, atol, t_start, t_end), build)
-        return self.run_batched(run, (x, labels), batch_size, verbose=verbose)
+        evaluations = None if solver == "rk45" else steps * FIXED_STEP_SOLVERS[solver][1]
+        return self.run_batched(run, (x, labels), batch_size, verbose=verbose, evaluations=evaluations)
 
     def sample(self, num=None, *, steps=50, solver="euler", seed=None, noise=None, labels=None,
                batch_size=256, rtol=1e-5, atol=1e-5, raw=False, return_nfe=False, verbose=False):

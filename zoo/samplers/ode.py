@@ -37,6 +37,10 @@ def sample_heun(velocity, x, times):
     return ops.fori_loop(0, int(times.shape[0]) - 1, step, x)
 
 
+# The fixed-step solvers by name, with their network evaluations per step.
+FIXED_STEP_SOLVERS = {"euler": (sample_euler, 1), "heun": (sample_heun, 2)}
+
+
 # Dormand & Prince (1980) 5(4) tableau; the 7th stage is the next step's first (FSAL).
 _A = [[], [1 / 5], [3 / 40, 9 / 40], [44 / 45, -56 / 15, 32 / 9],
       [19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729],

@@ -22,9 +22,7 @@ import numpy as np
 from keras import ops
 
 from zoo import random
-from zoo.samplers.ode import sample_euler, sample_heun, sample_rk45
-
-FIXED_STEP_SOLVERS = {"euler": (sample_euler, 1), "heun": (sample_heun, 2)}
+from zoo.samplers.ode import FIXED_STEP_SOLVERS, sample_rk45
 
 
 def _per_example(values, x):
