@@ -173,8 +173,8 @@ class MultiScaleFlow(keras.layers.Layer):
 
     # Serialization ------------------------------------------------------------------------
 
-    def compute_output_shape(self, input_shape, inverse=False):
-        return tuple(input_shape), (input_shape[0],)
+    def compute_output_shape(self, x_shape, *args, **kwargs):
+        return tuple(x_shape), (x_shape[0],)
 
     def get_config(self):
         return {**super().get_config(),
