@@ -3,6 +3,15 @@ images/s with `fit`, sampling images/s with a fixed-step solver, and peak memory
 
     python scripts/bench.py                                  # the current backend
     python scripts/bench.py --backends jax,tensorflow,torch --train-steps 3
+    python scripts/bench.py --sample --backends jax,tensorflow,torch  # the README's main job
+
+`--sample` times the phases of the README's first command (`zoo sample
+rectified-flow-cifar --num 64 --steps 20`) in a fresh process per backend: importing
+zoo (with Keras and the backend), `zoo.load`, the first batch (tracing and compiling
+the sampler, then running it) and the steady state (the same call again). It also
+reports the achieved FLOP/s of the steady state (the network's forward FLOPs per image,
+counted by XLA's cost analysis in a JAX process) against a float32 matmul on the same
+backend: how close sampling runs to what this machine computes.
 
 Each backend runs in its own subprocess (KERAS_BACKEND set), so peak memory
 (`ru_maxrss` of that process) is the backend's alone. Timings exclude a warm-up
@@ -19,6 +28,7 @@ import sys
 import time
 
 CONFIG = "rectified_flow_small"
+MAIN_JOB = "rectified-flow-cifar"  # the README's first command samples it
 RESULT_PREFIX = "BENCH_RESULT "
 
 
@@ -63,11 +73,88 @@ def worker(args):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
+def sample_worker(args):
+    """The main job's phases, in a fresh process; prints one RESULT_PREFIX JSON line."""
+    start = time.perf_counter()
+    import keras
+
+    import zoo
+    imported = time.perf_counter()
+    model = zoo.load(MAIN_JOB)
+    loaded = time.perf_counter()
+    options = {"steps": args.sample_steps, "solver": args.solver, "batch_size": args.batch_size}
+    model.sample(args.batch_size, seed=0, **options)
+    first = time.perf_counter()
+    model.sample(args.batch_size, seed=0, **options)
+    steady = time.perf_counter() - first
+    evaluations = args.sample_steps * (2 if args.solver == "heun" else 1)
+    matmul = matmul_flops_per_s()
+    result = {"matmul_gflops": matmul / 1e9, "backend": keras.backend.backend(), "import_s": imported - start,
+              "load_s": loaded - imported,
+              "first_batch_s": first - loaded, "steady_batch_s": steady, "to_first_batch_s": first - start,
+              "images_per_s_per_evaluation": args.batch_size * evaluations / steady}
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def matmul_flops_per_s(size=1024, repeats=5):
+    """The best FLOP/s of a float32 `size` x `size` matmul on the current backend."""
+    import keras
+    import numpy as np
+
+    a = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=(size, size)).astype("float32"))
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best
+
+
+def flops_worker(args):
+    """Runs on JAX: the main job's network forward FLOPs per image (XLA cost analysis)."""
+    import jax
+    import numpy as np
+
+    import zoo
+
+    model = zoo.load(MAIN_JOB)
+    network = model.averaged("network")
+    x, t = np.zeros((args.batch_size, *model.data_shape), "float32"), np.zeros((args.batch_size,), "float32")
+    trainable = [v.value for v in network.trainable_variables]
+    frozen = [v.value for v in network.non_trainable_variables]
+
+    def forward(trainable, frozen, x, t):
+        return network.stateless_call(trainable, frozen, x, t)[0]
+
+    cost = jax.jit(forward).lower(trainable, frozen, x, t).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    print(RESULT_PREFIX + json.dumps({"flops_per_image": float(cost["flops"]) / args.batch_size}), flush=True)
+
+
+def sample_table(results, args, flops_per_image=None):
+    lines = ["| backend | import s | `zoo.load` s | first batch s | steady batch s | import to samples s "
+             "| images x evaluations / s | achieved GFLOP/s | matmul GFLOP/s | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['backend']} | failed (exit {r['error']}) |" + " |" * 8)
+            continue
+        rate = r["images_per_s_per_evaluation"]
+        achieved = "" if flops_per_image is None else f"{rate * flops_per_image / 1e9:.1f}"
+        ratio = "" if flops_per_image is None else f"{rate * flops_per_image / 1e9 / r['matmul_gflops']:.2f}"
+        lines.append(f"| {r['backend']} | {r['import_s']:.1f} | {r['load_s']:.1f} | {r['first_batch_s']:.1f} "
+                     f"| {r['steady_batch_s']:.1f} | {r['to_first_batch_s']:.1f} | {rate:.0f} | {achieved} "
+                     f"| {r['matmul_gflops']:.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
 def run_backend(backend, args):
     """Run the worker in a subprocess (`backend` None: the inherited KERAS_BACKEND)."""
     env = dict(os.environ, **({"KERAS_BACKEND": backend} if backend else {}))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    command = [sys.executable, os.path.abspath(__file__), "--worker",
+    mode = ["--flops"] if getattr(args, "flops", False) else ["--sample"] if args.sample else []
+    command = [sys.executable, os.path.abspath(__file__), "--worker", *mode,
                "--train-steps", str(args.train_steps), "--sample-steps", str(args.sample_steps),
                "--batch-size", str(args.batch_size), "--solver", args.solver]
     print(f"[{backend or 'current backend'}] running ...", file=sys.stderr, flush=True)
@@ -103,11 +190,23 @@ def main():
     parser.add_argument("--sample-steps", type=int, default=10, help="solver steps (default 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="training and sampling batch (default 64)")
     parser.add_argument("--solver", default="euler", help="euler or heun (default euler)")
+    parser.add_argument("--sample", action="store_true",
+                        help=f"time the main job's phases ({MAIN_JOB}; default here: --sample-steps 20, euler)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args)
+        return flops_worker(args) if args.flops else sample_worker(args) if args.sample else worker(args)
     backends = args.backends.split(",") if args.backends else [None]
+    if args.sample:
+        if "--sample-steps" not in sys.argv:
+            args.sample_steps = 20  # the README's command
+        results = [run_backend(backend, args) for backend in backends]
+        flops = run_backend("jax", argparse.Namespace(**{**vars(args), "flops": True})).get("flops_per_image")
+        print(f"\n{MAIN_JOB}: {args.batch_size} images, {args.solver} {args.sample_steps} steps, "
+              f"{os.cpu_count()} CPUs; forward pass {flops / 1e9:.3f} GFLOP per image\n" if flops else "")
+        print(sample_table(results, args, flops))
+        return
     results = [run_backend(backend, args) for backend in backends]
     print(f"\n{CONFIG}, {os.cpu_count()} CPUs, {args.train_steps} timed training steps\n")
     print(markdown_table(results, args))
