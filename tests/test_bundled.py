@@ -25,8 +25,9 @@ def test_bundled_checkpoint_matches_its_golden_outputs(name):
         # A denoiser at sigma_max (157 for DDPM) returns x - sigma * eps with |x| ~ 400:
         # float32 cancellation leaves ~1e-4 that differs between backends (ddpm-mnist:
         # 1.7e-4 on PyTorch), and samples start there. 1e-3, as the tiny diffusion
-        # goldens; everything else agrees to 1e-4.
-        atol = 1e-3 if kind(model) == "denoiser" else 1e-4
+        # goldens. PFGM's sampler steps dx/dz = v_x / v_z, which divides by a small v_z far
+        # out (pfgm-mnist: 1.4e-4 on PyTorch): 1e-3 too. Everything else agrees to 1e-4.
+        atol = 1e-3 if kind(model) == "denoiser" or isinstance(model, zoo.models.PFGM) else 1e-4
         np.testing.assert_allclose(value, golden[key], rtol=1e-4, atol=atol, err_msg=f"{name}: {key}")
 
 
