@@ -162,7 +162,7 @@ def run_backend(backend, args):
     for line in process.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
             result = json.loads(line[len(RESULT_PREFIX):])
-            print(f"[{result['backend']}] {json.dumps(result)}", file=sys.stderr, flush=True)
+            print(f"[{result.get('backend', backend)}] {json.dumps(result)}", file=sys.stderr, flush=True)
             return result
     print(f"[{backend}] failed (exit {process.returncode}):\n{process.stderr[-3000:]}", file=sys.stderr)
     return {"backend": backend or os.environ.get("KERAS_BACKEND", "?"), "error": process.returncode}
