@@ -10,6 +10,8 @@ A report costs ~20-80 us on a CPU, so only runs with a bar pay it: `Reporting` k
 compilations of an inference function, one traced with the reports and one without.
 """
 
+import sys
+
 import keras
 
 from zoo.backend import host_callback
@@ -66,7 +68,7 @@ class EvaluationProgress:
     def __init__(self, batches, per_batch=None):
         self.batches, self.per_batch, self.count, self.done = int(batches), per_batch, 0, 0
         self.bar = keras.utils.Progbar(self._target(), unit_name="evaluation")
-        if not self.bar._dynamic_display:  # a log file: a line every 30 s, not every 0.05 s
+        if not sys.stdout.isatty():  # a log file: an update every 30 s, not every 0.05 s
             self.bar.interval = 30.0
 
     def _target(self):
