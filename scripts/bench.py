@@ -79,6 +79,7 @@ def sample_worker(args):
     import keras
 
     import zoo
+    from zoo.samplers.ode import FIXED_STEP_SOLVERS
     imported = time.perf_counter()
     model = zoo.load(MAIN_JOB)
     loaded = time.perf_counter()
@@ -87,7 +88,7 @@ def sample_worker(args):
     first = time.perf_counter()
     model.sample(args.batch_size, seed=0, **options)
     steady = time.perf_counter() - first
-    evaluations = args.sample_steps * (2 if args.solver == "heun" else 1)
+    evaluations = args.sample_steps * FIXED_STEP_SOLVERS[args.solver][1]
     matmul = matmul_flops_per_s()
     result = {"matmul_gflops": matmul / 1e9, "backend": keras.backend.backend(), "import_s": imported - start,
               "load_s": loaded - imported,

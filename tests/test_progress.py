@@ -32,8 +32,7 @@ def recorders(monkeypatch):
         made.append(Recorder(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr("zoo.models.base.EvaluationProgress", make)
-    monkeypatch.setattr("zoo.models.autoregressive.EvaluationProgress", make)
+    monkeypatch.setattr("zoo.progress.EvaluationProgress", make)  # what `zoo.progress.bar` builds
     return made
 
 

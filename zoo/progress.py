@@ -98,3 +98,22 @@ class EvaluationProgress:
         global _active
         _active = None
         return False
+
+
+class _Quiet:
+    """`bar(False, ...)`: the same use, no bar."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def batch_done(self):
+        pass
+
+
+def bar(verbose, batches, per_batch=None):
+    """`EvaluationProgress(batches, per_batch)` if `verbose`, else a stand-in that shows
+    nothing: use it as `with bar(...) as progress: ... progress.batch_done()`."""
+    return EvaluationProgress(batches, per_batch) if verbose else _Quiet()

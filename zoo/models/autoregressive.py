@@ -17,7 +17,6 @@ per example from `log_prob`; `bits_per_dim` divides by D ln 2 (no dequantization
 8-bit numbers compare with the papers' discrete bits/dim).
 """
 
-import contextlib
 import math
 
 import keras
@@ -29,7 +28,7 @@ from zoo.checks import check_batch_size, check_positive
 from zoo.models.base import Interface, ZooModel
 from zoo.networks.autoregressive import MADENetwork, NADENetwork, PixelCNNNetwork
 from zoo.objectives.autoregressive import HEADS, VALUES, draw, log_likelihood, params_per_value
-from zoo.progress import EvaluationProgress, counted
+from zoo.progress import bar, counted
 from zoo.registry import register_config
 
 
@@ -177,9 +176,8 @@ class Autoregressive(ZooModel):
         total = len(arrays[0])
         size = min(batch_size, total)
         starts = range(0, total, size)
-        progress = EvaluationProgress(len(starts), evaluations) if verbose else contextlib.nullcontext()
         outputs = []
-        with progress:
+        with bar(verbose, len(starts), evaluations) as progress:
             for index, start in enumerate(starts):
                 chunk = [None if a is None else a[start:start + size] for a in arrays]
                 count = len(chunk[0])
@@ -187,8 +185,7 @@ class Autoregressive(ZooModel):
                          for a in chunk]
                 extra = () if key is None else (random.fold_in(key, index),)
                 outputs.append(np.asarray(ops.convert_to_numpy(run(*chunk, *extra)))[:count])
-                if verbose:
-                    progress.batch_done()
+                progress.batch_done()
         return np.concatenate(outputs), size
 
     def log_prob(self, x, *, labels=None, batch_size=256, rtol=None, atol=None, **options):

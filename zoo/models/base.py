@@ -42,7 +42,6 @@ example, `tests/test_base.py` builds a two-network GAN and an encoder from it):
    shared sizes of `zoo.networks.sizes`.
 """
 
-import contextlib
 import dataclasses
 import math
 import numbers
@@ -54,7 +53,7 @@ from keras import ops
 from zoo import datasets, random
 from zoo.backend import compile_function
 from zoo.checks import MAX_OUTPUT_BYTES, check_batch_size, check_finite_rows
-from zoo.progress import EvaluationProgress, Reporting
+from zoo import progress
 from zoo.registry import did_you_mean
 from zoo.samplers.ode import check_rk45_finished
 
@@ -479,7 +478,7 @@ class ZooModel(keras.Model):
         further models whose variables the function reads (a guiding classifier); the
         key must then name them."""
         if key not in self._compiled:
-            self._compiled[key] = Reporting(lambda: compile_function(build_fn(), self, *others))
+            self._compiled[key] = progress.Reporting(lambda: compile_function(build_fn(), self, *others))
         return self._compiled[key]
 
     @staticmethod
@@ -506,9 +505,8 @@ class ZooModel(keras.Model):
         batch_size = check_batch_size(batch_size)
         total = next(len(a) for a in inputs if a is not None)
         starts = range(0, total, batch_size)
-        progress = EvaluationProgress(len(starts), evaluations) if verbose else contextlib.nullcontext()
         outputs, nfe = [], None
-        with progress:
+        with progress.bar(verbose, len(starts), evaluations) as evaluation_bar:
             for index, start in enumerate(starts):
                 chunk = [None if a is None else a[start:start + batch_size] for a in inputs]
                 out = run(*chunk, *(chunk_args(index) if chunk_args else ()))
@@ -516,8 +514,7 @@ class ZooModel(keras.Model):
                     out, used = out
                     nfe = max(nfe or 0, check_rk45_finished(ops.convert_to_numpy(used)))
                 outputs.append(np.asarray(ops.convert_to_numpy(out)))
-                if verbose:
-                    progress.batch_done()
+                evaluation_bar.batch_done()
         return np.concatenate(outputs, axis=axis), nfe
 
     # Serialization ----------------------------------------------------------------------
