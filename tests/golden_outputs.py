@@ -4,7 +4,8 @@ replays the inputs on every backend and compares.
 
 - classifiers (no `sample`): logits and features of fixed uint8 images;
 - encoders: `embed` of fixed uint8 images;
-- quantized autoencoders: the code grids of fixed uint8 images and their decoding;
+- quantized autoencoders: the code grids of fixed uint8 images (points: codes of fixed points) and
+  their decoding;
 - noise-aware classifiers (no `sample`, a noise range): logits p(y | x, sigma) at fixed
   model-space points x and noise levels sigma;
 - velocity models (rectified flow): the velocity at fixed (x, t) and a 2-step Euler sample;
@@ -66,6 +67,8 @@ def reference_inputs(model):
         sigma = np.geomspace(model.sigma_min, model.sigma_max, 8).astype("float32")
         spread = np.sqrt(model.sigma_data**2 + sigma**2).reshape(-1, *([1] * len(model.data_shape)))
         return {"x": (spread * rng.normal(size=(8, *model.data_shape))).astype("float32"), "sigma": sigma}
+    if kind(model) == "quantized autoencoder" and not model.is_image:  # points in: one code each
+        return {"x": rng.normal(size=(16, *model.data_shape)).astype("float32")}
     if kind(model) in ("classifier", "encoder", "quantized autoencoder"):  # uint8 images in
         return {"images": rng.integers(0, 256, size=(4, *model.data_shape), dtype=np.uint8)}
     if kind(model) == "latent variable":  # prior latents, and data drawn from them (binary for Bernoulli)
@@ -126,7 +129,7 @@ def _replay(model, inputs):
     if which == "encoder":
         return {"embedding": model.embed(inputs["images"])}
     if which == "quantized autoencoder":
-        codes = model.encode(inputs["images"])
+        codes = model.encode(inputs["images"] if "images" in inputs else inputs["x"])
         return {"codes": codes, "decoded": model.decode(codes, raw=True)}
     if which == "autoregressive":  # log p of fixed data; its last row completed from seed 0 (W network passes)
         data = inputs["images"] if "images" in inputs else inputs["x"]

@@ -119,3 +119,40 @@ def test_reconstruction_metric_measures_psnr_fd_usage_and_perplexity():
                                metrics.frechet_distance(network.features(reconstructions), network.features(images)),
                                rtol=1e-6)
     assert "32 waves test images" in results["PSNR (dB)"].how
+
+
+@pytest.mark.parametrize("config", ("fsq_mlp", "vq_mlp"))
+def test_point_autoencoders_give_one_code_per_point(config, tmp_path):
+    # The 2-D toys: MLPs around the same quantizers; `code_grid_shape` is () and the
+    # codes partition the plane, each cell decoded to one point.
+    points, _ = zoo.datasets.load("moons", "train", num=2048)
+    model = zoo.create(config, seed=0)
+    assert model.code_grid_shape == () and model.num_codes == 64
+    untrained = np.mean(np.sum((model.reconstruct(points) - points) ** 2, -1))
+    batches = ArrayBatches(points, 128, seed=0, steps_per_epoch=50)
+    trained = train(model, batches, workdir=tmp_path, epochs=2, verbose=0, optimizer=keras.optimizers.Adam(3e-3))
+    codes = trained.encode(points, batch_size=500)
+    assert codes.dtype == np.int32 and codes.shape == (2048,) and 0 <= codes.min() and codes.max() < 64
+    decoded = trained.decode(codes)
+    assert decoded.dtype == np.float32 and decoded.shape == (2048, 2)
+    np.testing.assert_allclose(trained.reconstruct(points), decoded, atol=1e-6)
+    # Every point decodes to its cell's point: as many distinct outputs as codes used.
+    assert len(np.unique(decoded.round(5), axis=0)) == len(np.unique(codes)) > 8
+    error = np.mean(np.sum((decoded - points) ** 2, -1))
+    assert error < 0.25 * untrained, (error, untrained)
+    loaded = zoo.load(tmp_path / "checkpoint")
+    np.testing.assert_array_equal(loaded.encode(points), codes)
+    # The metric says the same.
+    loaded.checkpoint_metadata = {"dataset": "moons"}
+    results = {r.name: r for r in evaluation.evaluate(loaded, test_points=500)[1]}
+    test_points = zoo.datasets.load("moons", "test", num=500)[0]
+    test_codes = loaded.encode(test_points)
+    np.testing.assert_allclose(results["reconstruction MSE"].value,
+                               np.mean(np.sum((loaded.decode(test_codes) - test_points) ** 2, -1)), rtol=1e-5)
+    assert results["codebook usage"].value == len(np.unique(test_codes)) / 64
+    with pytest.raises(ValueError, match=r"shape \(N\) with"):
+        loaded.decode(np.zeros((3, 2), int))
+    with pytest.raises(ValueError, match=r"shape \(N, 2\)"):
+        loaded.encode(np.zeros((3, 3), "float32"))
+    with pytest.raises(ValueError, match=r"\(D,\) for points"):
+        zoo.create(config, data_shape=(2, 2))

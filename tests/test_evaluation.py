@@ -128,3 +128,40 @@ def test_classifier_eval_reports_accuracy(capsys, tmp_path):
 def test_noisy_classifier_eval_says_where_its_metrics_come_from():
     with pytest.raises(ValueError, match="guidance_moons"):
         zoo.evaluation.evaluate(zoo.create("noisy_classifier_mlp", num_classes=2))
+
+
+class _SpyFeatures:
+    """A feature network that records the images it is shown."""
+
+    def __init__(self):
+        self.seen = []
+
+    def features(self, images):
+        self.seen.append(np.asarray(images))
+        return np.asarray(images, np.float32).reshape(len(images), -1)[:, :8]
+
+    def logits(self, images):
+        return np.zeros((len(images), 10), np.float32)
+
+
+@pytest.mark.backends("torch")  # which pixels reach the feature network; NumPy around one tiny sampler
+def test_binarized_sets_reach_the_feature_network_as_black_and_white_images():
+    vae = zoo.create("vae_tiny", data_shape=(28, 28, 1), seed=0)
+    vae.checkpoint_metadata = {"dataset": "binarized_mnist"}
+    assert zoo.evaluation.FEATURE_NETWORKS["binarized_mnist"] == "classifier-mnist"
+    spy = _SpyFeatures()
+    ev = zoo.evaluation.Evaluation(vae, samplers=["ancestral:1@12"], num=12, reference_images=12, bpd_images=0,
+                                   feature_network=spy)
+    setting = ev.samplers[0]
+    for kind in ("test", "train", "samples"):
+        ev.classified(kind, setting)
+    test, train, samples = spy.seen
+    # The {0, 1} data are shown as 0 / 255, like the models' binary samples.
+    binary = zoo.datasets.load("binarized_mnist", "test", num=12)[0]
+    assert set(np.unique(binary)) == {0, 1}
+    np.testing.assert_array_equal(test, binary * 255)
+    np.testing.assert_array_equal(train, zoo.datasets.load("binarized_mnist", "train", num=12)[0] * 255)
+    assert test.dtype == samples.dtype == np.uint8 and set(np.unique(samples)) <= {0, 255}
+    np.testing.assert_array_equal(samples, vae.sample(12, seed=0))
+    coverage = {r.name: r for r in zoo.evaluation.sample_quality(ev)}["class coverage"]
+    assert list(coverage.details) == [str(d) for d in range(10)]  # MNIST's classes

@@ -59,6 +59,7 @@ _DOWNLOADS = {
 CLASS_NAMES = {
     "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     "mnist": tuple(str(d) for d in range(10)),
+    "binarized_mnist": tuple(str(d) for d in range(10)),
     "fashion_mnist": ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
                       "bag", "ankle boot"),
     # Toy sets with labels (`load(..., with_labels=True)`): which moon, which mode

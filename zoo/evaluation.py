@@ -26,7 +26,10 @@ from zoo.samplers.settings import SamplerSetting
 __all__ = ["METRICS", "Evaluation", "Result", "SamplerSetting", "evaluate", "report"]
 
 DEFAULT_DATASETS = {(32, 32, 3): "cifar10", (28, 28, 1): "mnist", (2,): "moons"}
-FEATURE_NETWORKS = {"cifar10": "classifier-cifar", "mnist": "classifier-mnist"}
+FEATURE_NETWORKS = {"cifar10": "classifier-cifar", "mnist": "classifier-mnist", "binarized_mnist": "classifier-mnist"}
+# Sets of {0, 1} pixels: their images and the models' samples are shown to the feature
+# network as black-and-white uint8 images (0 / 255), so both sides are binarized alike.
+BINARY_DATASETS = ("binarized_mnist",)
 # A paired set's targets: whose test images and feature network translations are judged by.
 PAIRED_TARGETS = {"cifar10_edges": "cifar10", "moons_rotated": None}
 REFERENCE_SEED = 12_345  # a toy paired set's reference draw, apart from the translated test sources
@@ -196,6 +199,8 @@ class Evaluation:
         else:
             count = self.reference_images if kind == "test" else self._sample_count(setting)
             images = self.data(count, kind)[0]
+        if self.target_dataset in BINARY_DATASETS:
+            images = np.where(np.asarray(images) > 0, 255, 0).astype(np.uint8)
         net = self.feature_network
         return net.features(images), metrics.softmax(net.logits(images))
 
@@ -387,7 +392,10 @@ def variational_bound(ev):
 
 def reconstruction(ev):
     """Autoencoders with integer codes: PSNR of the reconstructions, their FD-classifier
-    against the same test images, and the codebook's usage and perplexity on them."""
+    against the same test images, and the codebook's usage and perplexity on them (2-D
+    points: the mean squared distance of a point to its code's point instead of PSNR)."""
+    if not ev.model.is_image:
+        return _point_reconstruction(ev)
     images = ev.test_data(ev.reference_images)
     codes = ev.model.encode(images)
     reconstructions = ev.model.decode(codes)
@@ -409,6 +417,19 @@ def reconstruction(ev):
                                     f"{ev.feature_network_name} penultimate features (0: indistinguishable; "
                                     "not an Inception FID)"))
     return results
+
+
+def _point_reconstruction(ev):
+    points = ev.test_data(ev.test_points)
+    codes = ev.model.encode(points)
+    error = np.sum((points - ev.model.decode(codes)) ** 2, axis=-1)
+    count = f"{len(points)} {ev.dataset} test points"
+    usage, perplexity = ev.model.code_statistics(codes)
+    return [Result("reconstruction MSE", *mean_and_stderr(error),
+                   f"squared Euclidean distance of each point to decode(encode(point)), mean over {count}"),
+            Result("codebook usage", usage, None, f"share of the {ev.model.num_codes} codes used by the {count}"),
+            Result("codebook perplexity", perplexity, None,
+                   f"exp(entropy of the code histogram) of the {count} (at most {ev.model.num_codes})")]
 
 
 def latent_reconstruction(ev):

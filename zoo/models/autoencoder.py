@@ -1,7 +1,9 @@
 """Quantized autoencoders: images -> a grid of integer codes -> images, with finite
 scalar quantization (`FSQ`, Mentzer et al. 2023, arXiv:2309.15505) or a vector
 quantizer with an EMA codebook (`VectorQuantizer`, van den Oord et al. 2017,
-arXiv:1711.00937) between one convolutional encoder and decoder.
+arXiv:1711.00937) between one convolutional encoder and decoder. On 2-D toy points the
+same model (MLP encoder and decoder) gives one code per point: a learned partition of
+the plane into `num_codes` cells, each decoded to one point.
 
 No time direction and no sampler: `encode(images)` gives int32 code grids of shape
 `(N, *code_grid_shape)` with values in `0 .. num_codes - 1`, `decode(codes)` maps them
@@ -18,6 +20,7 @@ from zoo.models.base import Interface, ZooModel
 from zoo.models.classifier import pixels_to_model_space
 from zoo.networks.autoencoder import ConvDecoder, ConvEncoder
 from zoo.networks.sizes import AUTOENCODER
+from zoo.networks.vae import DenseNetwork
 from zoo.registry import register_config
 
 
@@ -30,10 +33,12 @@ class QuantizedAutoencoder(ZooModel):
 
     Args:
         encoder: keras.layers.Layer. `encoder(x) -> (N, h, w, code_dim)`, downsampling by
-            `encoder.downsampling` (e.g. `zoo.networks.autoencoder.ConvEncoder`).
+            `encoder.downsampling` (e.g. `zoo.networks.autoencoder.ConvEncoder`); for
+            points `(N, D)`: `encoder(x) -> (N, code_dim)` (e.g. a `DenseNetwork`).
         quantizer: `zoo.layers.FSQ` or `zoo.layers.VectorQuantizer`.
-        decoder: keras.layers.Layer. `decoder(codes) -> (N, H, W, C)` in model space.
-        data_shape: tuple of int. `(H, W, C)` of the images.
+        decoder: keras.layers.Layer. `decoder(codes) -> (N, *data_shape)` in model space.
+        data_shape: tuple of int. `(H, W, C)` of the images, or `(D,)` of points (one
+            code per point: `code_grid_shape` is `()`).
         ema_decay: None. Weight EMA is not used (the VQ codebook has its own); kept for
             the contract's `copy`.
         seed: int or None. Seed of the model's generator, from which the VQ's dead-code
@@ -44,21 +49,23 @@ class QuantizedAutoencoder(ZooModel):
     """
 
     interface = Interface(kind="encoder", capabilities={"encode", "decode", "reconstruct"},
-                          image_metrics=("reconstruction",),
-                          no_metrics="A quantized autoencoder is measured on images only.")
+                          image_metrics=("reconstruction",), point_metrics=("reconstruction",))
     card_usage = ("codes = model.encode(images)  # uint8 (N, H, W, C) -> int32 (N, *model.code_grid_shape)\n"
                   "images_back = model.decode(codes)  # codes in 0..model.num_codes-1 -> uint8 images\n"
                   "same = model.reconstruct(images)  # both at once")
 
     def __init__(self, encoder, quantizer, decoder, data_shape=(32, 32, 3), ema_decay=None, seed=None, **kwargs):
         downsampling = getattr(encoder, "downsampling", 1)
-        if len(data_shape) != 3 or data_shape[0] % downsampling or data_shape[1] % downsampling:
+        if len(data_shape) == 1:  # points: one code each
+            self.code_grid_shape = ()
+        elif len(data_shape) != 3 or data_shape[0] % downsampling or data_shape[1] % downsampling:
             raise ValueError(f"`data_shape` must be (H, W, C) with H and W divisible by the encoder's downsampling "
-                             f"{downsampling}. Received: {tuple(data_shape)}")
+                             f"{downsampling}, or (D,) for points. Received: {tuple(data_shape)}")
+        else:
+            self.code_grid_shape = (data_shape[0] // downsampling, data_shape[1] // downsampling)
         if getattr(encoder, "latent_dim", quantizer.code_dim) != quantizer.code_dim:
             raise ValueError(f"The encoder outputs {encoder.latent_dim} channels but the quantizer takes "
                              f"{quantizer.code_dim}; set the encoder's `latent_dim` to {quantizer.code_dim}.")
-        self.code_grid_shape = (data_shape[0] // downsampling, data_shape[1] // downsampling)
         super().__init__(data_shape, networks={"encoder": encoder, "quantizer": quantizer, "decoder": decoder},
                          ema_decay=ema_decay, seed=seed, **kwargs)
 
@@ -87,31 +94,37 @@ class QuantizedAutoencoder(ZooModel):
         error = ops.mean(ops.square(y_pred["reconstruction"] - ops.cast(y_pred["data"], "float32")))
         return error + y_pred["commitment_loss"]
 
-    # Inference on uint8 images and int code grids ---------------------------------------
+    # Inference on uint8 images (or float points) and int code grids ----------------------
 
     def _indices(self, x):
-        return self.quantizer.discretize(self.encoder(pixels_to_model_space(x), training=False))["indices"]
+        x = pixels_to_model_space(x) if self.is_image else x
+        return self.quantizer.discretize(self.encoder(x, training=False))["indices"]
 
-    def _images(self, indices):
+    def _decoded(self, indices):
         return ops.cast(self.decoder(self.quantizer.indices_to_codes(indices), training=False), "float32")
 
+    def _check_inputs(self, x):
+        return self.check_images(x) if self.is_image else self.check_array(x)
+
     def encode(self, images, batch_size=256):
-        """uint8 images `(N, H, W, C)` -> int32 code grids `(N, *code_grid_shape)`."""
-        images = self.check_images(images)
+        """uint8 images `(N, H, W, C)` (a point model: float points `(N, D)`) -> int32
+        code grids `(N, *code_grid_shape)`."""
+        images = self._check_inputs(images)
         run = self.inference_fn("encode", lambda: self._indices)
         return self.run_batched(run, (images,), batch_size)[0].astype("int32")
 
     def decode(self, codes, *, raw=False, batch_size=256):
         """int code grids `(N, *code_grid_shape)` in 0..num_codes-1 -> uint8 images (or
-        model-space float32 with `raw`)."""
+        model-space float32 with `raw`; a point model: float32 points)."""
         codes = self.check_codes(codes)
-        run = self.inference_fn("decode", lambda: self._images)
+        run = self.inference_fn("decode", lambda: self._decoded)
         return self.to_output(self.run_batched(run, (codes,), batch_size)[0], raw)
 
     def reconstruct(self, images, *, raw=False, batch_size=256):
-        """`decode(encode(images))` in one pass: uint8 images (or model space with `raw`)."""
-        images = self.check_images(images)
-        run = self.inference_fn("reconstruct", lambda: lambda x: self._images(self._indices(x)))
+        """`decode(encode(images))` in one pass: uint8 images (or model space with `raw`;
+        a point model: float32 points)."""
+        images = self._check_inputs(images)
+        run = self.inference_fn("reconstruct", lambda: lambda x: self._decoded(self._indices(x)))
         return self.to_output(self.run_batched(run, (images,), batch_size)[0], raw)
 
     def check_codes(self, codes, name="codes"):
@@ -120,9 +133,9 @@ class QuantizedAutoencoder(ZooModel):
         codes = np.asarray(codes)
         if codes.ndim == 4 and codes.shape[-1] == 1:
             codes = codes[..., 0]
-        shape = ", ".join(map(str, self.code_grid_shape))
-        if codes.ndim != 3 or codes.shape[1:] != self.code_grid_shape or not len(codes):
-            raise ValueError(f"`{name}` must have shape (N, {shape}) with N >= 1, as `encode` returns; "
+        shape = "".join(f", {d}" for d in self.code_grid_shape)
+        if codes.ndim != 1 + len(self.code_grid_shape) or codes.shape[1:] != self.code_grid_shape or not len(codes):
+            raise ValueError(f"`{name}` must have shape (N{shape}) with N >= 1, as `encode` returns; "
                              f"received {codes.shape}.")
         if not np.issubdtype(codes.dtype, np.integer):
             raise ValueError(f"`{name}` must be integers (code indices); received dtype {codes.dtype}.")
@@ -140,17 +153,29 @@ class QuantizedAutoencoder(ZooModel):
         return {**super().get_config(), "ema_decay": self.ema_decay}
 
 
+def _networks(network, code_dim, data_shape):
+    """The encoder and decoder: convolutional for images, MLPs (`network["hidden"]`,
+    `network["activation"]`) for points."""
+    if len(data_shape) not in (1, 3):
+        raise ValueError(f"`data_shape` must be (H, W, C) for images or (D,) for points. Received: {tuple(data_shape)}")
+    if len(data_shape) == 1:
+        hidden, activation = tuple(network["hidden"]), network.get("activation", "silu")
+        return (DenseNetwork(hidden, (code_dim,), activation),
+                DenseNetwork(tuple(reversed(hidden)), tuple(data_shape), activation))
+    return ConvEncoder(code_dim, **network), ConvDecoder(data_shape[-1], **network)
+
+
 def _fsq_autoencoder(network, levels, data_shape=(32, 32, 3), **kwargs):
-    return QuantizedAutoencoder(ConvEncoder(len(levels), **network), FSQ(levels),
-                                ConvDecoder(data_shape[-1], **network), data_shape=data_shape, **kwargs)
+    encoder, decoder = _networks(network, len(levels), data_shape)
+    return QuantizedAutoencoder(encoder, FSQ(levels), decoder, data_shape=data_shape, **kwargs)
 
 
 def _vq_autoencoder(network, num_codes, code_dim, data_shape=(32, 32, 3), commitment_cost=0.25, decay=0.99,
                     dead_code_threshold=1.0, seed=None, **kwargs):
     quantizer = VectorQuantizer(num_codes, code_dim, commitment_cost=commitment_cost, decay=decay,
                                 dead_code_threshold=dead_code_threshold, seed=seed)
-    return QuantizedAutoencoder(ConvEncoder(code_dim, **network), quantizer, ConvDecoder(data_shape[-1], **network),
-                                data_shape=data_shape, seed=seed, **kwargs)
+    encoder, decoder = _networks(network, code_dim, data_shape)
+    return QuantizedAutoencoder(encoder, quantizer, decoder, data_shape=data_shape, seed=seed, **kwargs)
 
 
 # The two quantizers compare on equal terms: one network, ~2^10 codes per position.
@@ -168,3 +193,10 @@ register_config("vq_small", _vq_autoencoder,
                 "VQ autoencoder (EMA codebook, dead-code restarts) for 32x32 images on CPUs: 1,024 codes "
                 "of width 32, 8x8 code grid; fsq_small's network.",
                 network=AUTOENCODER["small"], num_codes=VQ_CODES, code_dim=VQ_CODE_DIM)
+
+# 2-D toys (tests, README figure): 64 codes each, one per point, between 2 x 128 SiLU MLPs.
+TOY_MLP = {"hidden": (128, 128), "activation": "silu"}
+register_config("fsq_mlp", _fsq_autoencoder, "FSQ autoencoder for 2-D toy data: levels [8, 8] = 64 codes, "
+                "2 x 128 SiLU MLPs.", network=TOY_MLP, levels=[8, 8], data_shape=(2,))
+register_config("vq_mlp", _vq_autoencoder, "VQ autoencoder (EMA codebook, dead-code restarts) for 2-D toy data: "
+                "64 codes of width 2, 2 x 128 SiLU MLPs.", network=TOY_MLP, num_codes=64, code_dim=2, data_shape=(2,))
