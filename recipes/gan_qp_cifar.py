@@ -7,8 +7,9 @@ where they fit: L1 distance per dimension, lambda = 10, Adam(2e-4, beta_1 0.5), 
 64, two critic steps per generator step. Generator EMA 0.999 for sampling. Horizontal
 flips only.
 
-The baselines on the same networks, optimizer, batches and wall-clock budget
-(run side by side with GAN-QP, each with `--time-limit`):
+The baselines on the same networks, optimizer, batches and number of steps (the bundled
+run and its baselines: all 100 epochs, side by side on TensorFlow, 98-116 min on the
+2-core CPU; `--time-limit` stops a run at an epoch boundary, rerun to resume):
 
     KERAS_BACKEND=tensorflow zoo train recipes/gan_qp_cifar.py --workdir runs/gan-qp-cifar --time-limit 30
     KERAS_BACKEND=tensorflow python -c "from zoo import cli, training
@@ -29,7 +30,7 @@ LEARNING_RATE = 2e-4
 CRITIC_STEPS = 2  # the paper's code: two critic steps per generator step
 EMA_DECAY = 0.999
 STEPS_PER_EPOCH = 200  # a checkpoint every few CPU minutes
-EPOCHS = 100  # 20k critic steps; a CPU session gets through a part (see the card)
+EPOCHS = 100  # 20k critic steps, 10k generator steps
 SEED = 0
 OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, beta_1=0.5)  # one per network
 NETWORKS = ("generator", "discriminator")
