@@ -52,7 +52,8 @@ class QuantizedAutoencoder(ZooModel):
                           image_metrics=("reconstruction",), point_metrics=("reconstruction",))
     card_usage = ("codes = model.encode(images)  # uint8 (N, H, W, C) -> int32 (N, *model.code_grid_shape)\n"
                   "images_back = model.decode(codes)  # codes in 0..model.num_codes-1 -> uint8 images\n"
-                  "same = model.reconstruct(images)  # both at once")
+                  "same = model.reconstruct(images)  # both at once\n"
+                  "# A 2-D toy (data_shape (2,)) takes float32 points (N, 2) and gives one code per point: (N,)")
 
     def __init__(self, encoder, quantizer, decoder, data_shape=(32, 32, 3), ema_decay=None, seed=None, **kwargs):
         downsampling = getattr(encoder, "downsampling", 1)
