@@ -53,13 +53,14 @@ def main(workdir="runs/fsq-cifar", epochs=EPOCHS, smoke=False, resume_from=None,
     return train_autoencoder("fsq-cifar", CONFIG, "fsq_tiny", workdir, epochs, smoke, resume_from, optimizer)
 
 
-def train_autoencoder(name, config, smoke_config, workdir, epochs, smoke, resume_from, optimizer=None):
-    """The training both quantizers share (recipes/vq_cifar.py calls it with its config)."""
+def train_autoencoder(name, config, smoke_config, workdir, epochs, smoke, resume_from, optimizer=None, **options):
+    """The training both quantizers share (recipes/vq_cifar.py calls it with its config);
+    `options` go to `zoo.create` (e.g. `dead_code_threshold=0.0`)."""
     images, _ = zoo.datasets.load("cifar10", split="train")
     steps = STEPS_PER_EPOCH
     if smoke:  # a seconds-long run of the same code path, for tests
         images, steps = images[:64, :16, :16], 2
-    model = zoo.create(smoke_config if smoke else config, seed=SEED)
+    model = zoo.create(smoke_config if smoke else config, seed=SEED, **options)
     batches = ArrayBatches(images, 8 if smoke else BATCH_SIZE, flip=True, seed=SEED, steps_per_epoch=steps)
     total = (1 if smoke else EPOCHS) * steps  # EPOCHS, not `epochs`: stopping early keeps the curve
     warmup = 1 if smoke else WARMUP_STEPS
