@@ -398,3 +398,22 @@ def test_bad_input_is_a_clear_value_error():
         zoo.create("pixelcnn_tiny", head="bernoulli", values="pixels", seed=0)
     with pytest.raises(ValueError, match="Completion needs the raster order"):
         zoo.create("made_tiny", seed=0).complete(np.zeros((1, 10), np.uint8), known_rows=2, mask=1)
+
+
+def test_code_prior_sample_decodes_through_its_autoencoder(tmp_path):
+    # A prior with `autoencoder` returns decoded images, exactly its autoencoder's decode of
+    # the codes it draws; the prior's checkpoint holds only its own weights and reloads.
+    autoencoder = zoo.create("fsq_tiny", seed=0)
+    autoencoder.reconstruct(np.zeros((1, 16, 16, 3), np.uint8))
+    path = zoo.save_checkpoint(autoencoder, tmp_path / "autoencoder")
+    grid = autoencoder.code_grid_shape
+    prior = zoo.create("code_prior_tiny", data_shape=grid, num_codes=autoencoder.num_codes,
+                       autoencoder=str(path), seed=0)
+    codes = prior.sample_codes(3, seed=1)
+    images = prior.sample(3, seed=1)
+    assert codes.shape == (3, *grid) and images.shape == (3, 16, 16, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, zoo.load(path).decode(codes))
+    assert prior.sample(3, seed=1, return_nfe=True)[1] == int(np.prod(grid))
+    loaded = zoo.load(zoo.save_checkpoint(prior, tmp_path / "prior"))
+    assert sum(int(np.prod(v.shape)) for v in loaded.weights) == prior.count_params()
+    np.testing.assert_array_equal(loaded.sample(3, seed=1), images)

@@ -165,3 +165,28 @@ def test_binarized_sets_reach_the_feature_network_as_black_and_white_images():
     np.testing.assert_array_equal(samples, vae.sample(12, seed=0))
     coverage = {r.name: r for r in zoo.evaluation.sample_quality(ev)}["class coverage"]
     assert list(coverage.details) == [str(d) for d in range(10)]  # MNIST's classes
+
+
+@pytest.mark.backends("torch")  # NumPy around one tiny prior; its sampler per backend: test_autoregressive.py
+def test_code_prior_eval_measures_decoded_images_and_test_codes(tmp_path):
+    autoencoder = zoo.create("fsq_tiny", data_shape=(32, 32, 3), seed=0)
+    autoencoder.reconstruct(np.zeros((1, 32, 32, 3), np.uint8))
+    path = zoo.save_checkpoint(autoencoder, tmp_path / "autoencoder")
+    grid = autoencoder.code_grid_shape
+    prior = zoo.create("code_prior_tiny", data_shape=grid, num_codes=autoencoder.num_codes, autoencoder=str(path),
+                       seed=0)
+    prior.checkpoint_metadata = {"dataset": "cifar10"}
+    assert prior.sample_shape == (32, 32, 3) and prior.data_shape == grid
+    classifier = zoo.create("classifier_tiny", data_shape=(32, 32, 3))
+    ev, results = zoo.evaluation.evaluate(prior, samplers=["ancestral:1@10"], num=10, reference_images=10,
+                                          bpd_images=5, feature_network=classifier)
+    found = {r.name: r for r in results}
+    codes = autoencoder.encode(zoo.datasets.load("cifar10", "test", num=5)[0])
+    nats = -prior.log_prob(codes)
+    assert found["code NLL (nats per grid)"].value == pytest.approx(nats.mean(), rel=1e-5)
+    assert found["bits per code"].value == pytest.approx(nats.mean() / (np.prod(grid) * np.log(2)), rel=1e-5)
+    np.testing.assert_array_equal(ev.samples(ev.samplers[0])[0], prior.sample(10, seed=0))
+    assert found["FD-classifier"].value > 0 and "FD-classifier floor (train 10)" in found
+    bare = zoo.create("code_prior_tiny", data_shape=grid, num_codes=autoencoder.num_codes, seed=0)
+    with pytest.raises(ValueError, match="set `autoencoder`"):
+        zoo.evaluation.evaluate(bare, samplers=["ancestral:1"], num=2)

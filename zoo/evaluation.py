@@ -111,9 +111,9 @@ class Evaluation:
 
     def data(self, num, split="test"):
         data, labels = datasets.load(self.target_dataset, split, num=num)
-        if data.shape[1:] != self.model.data_shape:
+        if data.shape[1:] != self.model.sample_shape:
             raise ValueError(f"The {self.dataset!r} {split} set has examples of shape {data.shape[1:]}, "
-                             f"but the model works on {self.model.data_shape}.")
+                             f"but the model works on {self.model.sample_shape}.")
         return data, labels
 
     def test_data(self, num):
@@ -375,6 +375,21 @@ def negative_log_likelihood(ev):
     return [Result("NLL (nats)", mean, stderr, how), Result("bits/dim", bpd_mean, bpd_stderr, how)]
 
 
+def code_likelihood(ev):
+    """A code prior's exact likelihood of the test images' code grids (encoded by its
+    autoencoder): nats per grid and bits per code."""
+    if not ev.bpd_images:
+        return []
+    images = ev.test_data(ev.bpd_images)
+    nats = -np.asarray(ev.model.log_prob(ev.model.autoencoder_model.encode(images)), "float64")
+    how = (f"code grids {ev.model.data_shape} of the first {len(images)} {ev.dataset} test images, encoded by "
+           f"{ev.model.autoencoder}; exact (chain rule over {ev.model.num_dims} codes); log2 "
+           f"{ev.model.num_codes} = {math.log2(ev.model.num_codes):.2f} bits per code is the uniform prior")
+    mean, stderr = mean_and_stderr(nats)
+    bits_mean, bits_stderr = mean_and_stderr(nats / (ev.model.num_dims * math.log(2.0)))
+    return [Result("code NLL (nats per grid)", mean, stderr, how), Result("bits per code", bits_mean, bits_stderr, how)]
+
+
 def variational_bound(ev):
     """Latent-variable models: the negative ELBO and the IWAE bound on -log p(x)
     (Burda et al. 2016) in nats per test example, from the same k posterior draws."""
@@ -539,12 +554,13 @@ METRICS = {metric.__name__: metric for metric in (bits_per_dim, straightness, lo
 METRICS[reconstruction.__name__] = reconstruction  # quantized autoencoders
 METRICS.update(latent_reconstruction=latent_reconstruction, mode_coverage=mode_coverage)  # GANs
 METRICS[translation_quality.__name__] = translation_quality  # diffusion bridges
+METRICS[code_likelihood.__name__] = code_likelihood  # code priors
 
 
 def evaluate(model, **options):
     """Run the metrics the model's family declares for its data (`interface.metrics_for`);
     returns `(Evaluation, [Result])`."""
-    names = model.interface.metrics_for(model.data_shape)
+    names = model.interface.metrics_for(model.sample_shape)
     if not names:
         raise ValueError(model.interface.no_metrics
                          or f"No `zoo eval` metrics for a {type(model).__name__} on data of shape {model.data_shape} "

@@ -17,6 +17,7 @@ per example from `log_prob`; `bits_per_dim` divides by D ln 2 (no dequantization
 8-bit numbers compare with the papers' discrete bits/dim).
 """
 
+import functools
 import math
 
 import keras
@@ -460,8 +461,8 @@ class CodePrior(Autoregressive):
 
     interface = Interface(
         kind="generative", capabilities={"sample", "log_prob", "temperature", "labels"}, likelihood="exact",
-        solvers=("ancestral",),
-        no_metrics="A code prior is measured through its autoencoder's images (FD-classifier of sample()).")
+        solvers=("ancestral",), image_metrics=("code_likelihood", "sample_quality"),
+        no_metrics="A code prior is measured through its autoencoder's images: set `autoencoder`.")
 
     def __init__(self, data_shape, num_codes=1024, filters=64, num_layers=5, kernel_size=3, first_kernel_size=5,
                  num_classes=None, autoencoder=None, **kwargs):
@@ -472,12 +473,23 @@ class CodePrior(Autoregressive):
         kwargs.update(head="categorical", values="codes")
         network = PixelCNNNetwork(1, num_codes, filters, num_layers, kernel_size, first_kernel_size, True,
                                   num_classes, num_codes)
-        self._decoder = None
         super().__init__(network, data_shape, **kwargs)
 
     def params(self, network, x, labels=None, **options):
         out = network(ops.reshape(x, (-1, *self.data_shape)), labels)
         return ops.reshape(out, (-1, self.num_dims, self.num_codes))
+
+    @property
+    def autoencoder_model(self):
+        """The loaded `autoencoder` (None without one): `encode` gives the grids this prior
+        models, `decode` turns its samples into images."""
+        return None if self.autoencoder is None else _decoder(self.autoencoder)
+
+    @property
+    def sample_shape(self):
+        """`(H, W, C)` of the decoded images with an autoencoder, else the grid shape."""
+        model = self.autoencoder_model
+        return tuple(self.data_shape) if model is None else tuple(model.data_shape)
 
     def sample_codes(self, num=None, **kwargs):
         """Code grids `(N, h, w)` int32 drawn from the prior (`sample`'s arguments)."""
@@ -488,10 +500,7 @@ class CodePrior(Autoregressive):
         the int32 code grids."""
         codes = super().sample(num, return_nfe=False, **kwargs)
         if self.autoencoder is not None:
-            if self._decoder is None:
-                from zoo.pretrained import load
-                self._decoder = load(self.autoencoder)
-            codes = self._decoder.decode(codes, raw=raw) if raw else self._decoder.decode(codes)
+            codes = self.autoencoder_model.decode(codes, raw=raw)
         return (codes, self.num_dims) if return_nfe else codes
 
     def get_config(self):
@@ -499,6 +508,15 @@ class CodePrior(Autoregressive):
         return {**config, "num_codes": self.num_codes, "filters": self.filters, "num_layers": self.num_layers,
                 "kernel_size": self.kernel_size, "first_kernel_size": self.first_kernel_size,
                 "num_classes": self.network.num_classes, "autoencoder": self.autoencoder}
+
+
+@functools.lru_cache(maxsize=4)
+def _decoder(autoencoder):
+    """The autoencoder a code prior decodes with, loaded once per process (kept outside
+    the prior: a Keras layer may not gain sub-layers once built, and the prior's
+    checkpoint holds only its own weights)."""
+    from zoo.pretrained import load
+    return load(autoencoder)
 
 
 # Named configs ---------------------------------------------------------------------------

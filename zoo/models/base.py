@@ -359,6 +359,12 @@ class ZooModel(keras.Model):
         return len(self.data_shape) == 3
 
     @property
+    def sample_shape(self):
+        """The shape of one example `sample()` returns: `data_shape`, except for models
+        that decode their samples (a code prior over an autoencoder's grids)."""
+        return tuple(self.data_shape)
+
+    @property
     def num_dims(self):
         return math.prod(self.data_shape)
 
