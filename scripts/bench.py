@@ -13,6 +13,15 @@ reports the achieved FLOP/s of the steady state (the network's forward FLOPs per
 counted by XLA's cost analysis in a JAX process) against a float32 matmul on the same
 backend: how close sampling runs to what this machine computes.
 
+`--peer` adds the PyTorch peer: a diffusers `UNet2DModel` of exactly the same shape and
+parameter count (32 channels, mults 1-2-2, 2 res blocks per level, attention at 8x8,
+GroupNorm 8; 1,624,323 parameters), trained with the same rectified-flow loss and AdamW
+and sampled with the same Euler loop in plain PyTorch eager, and prints each backend's
+images/s as a ratio of the peer's. diffusers is a bench-only dependency
+(`pip install "zoo[bench]"`); the zoo never imports it.
+
+    python scripts/bench.py --peer --backends jax,tensorflow,torch
+
 Each backend runs in its own subprocess (KERAS_BACKEND set), so peak memory
 (`ru_maxrss` of that process) is the backend's alone. Timings exclude a warm-up
 call (tracing, XLA / tf.function compilation), which is reported separately.
@@ -30,6 +39,7 @@ import time
 CONFIG = "rectified_flow_small"
 MAIN_JOB = "rectified-flow-cifar"  # the README's first command samples it
 RESULT_PREFIX = "BENCH_RESULT "
+PEER = "peer"  # `run_backend`'s name for the diffusers peer's subprocess
 
 
 def worker(args):
@@ -70,6 +80,60 @@ def worker(args):
         # Linux reports ru_maxrss in KiB.
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+PEER_UNET = {"sample_size": 32, "in_channels": 3, "out_channels": 3, "block_out_channels": (32, 64, 64),
+             "layers_per_block": 2, "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+             "up_block_types": ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), "norm_num_groups": 8}
+
+
+def peer_worker(args):
+    """The diffusers peer in PyTorch eager (the same measurements as `worker`); prints one
+    RESULT_PREFIX JSON line."""
+    import torch
+    from diffusers import UNet2DModel
+
+    torch.manual_seed(0)
+    batch = args.batch_size
+    unet = UNet2DModel(**PEER_UNET)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-4)
+    data = torch.rand(batch * args.train_steps, 3, 32, 32) * 2 - 1
+
+    def train_step(x1):
+        x0, t = torch.randn_like(x1), torch.rand(len(x1))
+        xt = (1 - t[:, None, None, None]) * x0 + t[:, None, None, None] * x1
+        loss = torch.mean((unet(xt, t * 999).sample - (x1 - x0)) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    @torch.no_grad()
+    def sample():  # Euler on dx/dt = v(x, t) from noise (t = 0) to data (t = 1)
+        x = torch.randn(batch, 3, 32, 32)
+        for i in range(args.sample_steps):
+            t = torch.full((batch,), i / args.sample_steps)
+            x = x + unet(x, t * 999).sample / args.sample_steps
+        return x
+
+    start = time.perf_counter()
+    train_step(data[:batch])
+    train_warmup = time.perf_counter() - start
+    start = time.perf_counter()
+    for step in range(args.train_steps):
+        train_step(data[step * batch:(step + 1) * batch])
+    train_seconds = time.perf_counter() - start
+    unet.eval()
+    start = time.perf_counter()
+    sample()
+    sample_warmup = time.perf_counter() - start
+    start = time.perf_counter()
+    sample()
+    sample_seconds = time.perf_counter() - start
+    result = {"backend": "diffusers peer (torch eager)", "parameters": sum(p.numel() for p in unet.parameters()),
+              "train_images_per_s": batch * args.train_steps / train_seconds, "train_warmup_s": train_warmup,
+              "sample_images_per_s": batch / sample_seconds, "sample_warmup_s": sample_warmup,
+              "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
@@ -152,9 +216,10 @@ def sample_table(results, args, flops_per_image=None):
 
 def run_backend(backend, args):
     """Run the worker in a subprocess (`backend` None: the inherited KERAS_BACKEND)."""
-    env = dict(os.environ, **({"KERAS_BACKEND": backend} if backend else {}))
+    env = dict(os.environ, **({"KERAS_BACKEND": "torch" if backend == PEER else backend} if backend else {}))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    mode = ["--flops"] if getattr(args, "flops", False) else ["--sample"] if args.sample else []
+    mode = (["--flops"] if getattr(args, "flops", False) else ["--peer"] if backend == PEER
+            else ["--sample"] if args.sample else [])
     command = [sys.executable, os.path.abspath(__file__), "--worker", *mode,
                "--train-steps", str(args.train_steps), "--sample-steps", str(args.sample_steps),
                "--batch-size", str(args.batch_size), "--solver", args.solver]
@@ -169,7 +234,8 @@ def run_backend(backend, args):
     return {"backend": backend or os.environ.get("KERAS_BACKEND", "?"), "error": process.returncode}
 
 
-def markdown_table(results, args):
+def markdown_table(results, args, peer=None):
+    """One row per backend; with `peer` (its result) each rate also as a ratio of the peer's."""
     sampler = f"{args.solver} {args.sample_steps} steps"
     header = (f"| backend | train img/s (batch {args.batch_size}) | sample img/s ({sampler}) "
               "| warm-up s (train / sample) | peak RSS MiB |")
@@ -178,7 +244,11 @@ def markdown_table(results, args):
         if "error" in r:
             lines.append(f"| {r['backend']} | failed (exit {r['error']}) | | | |")
             continue
-        lines.append(f"| {r['backend']} | {r['train_images_per_s']:.1f} | {r['sample_images_per_s']:.1f} "
+        rates = []
+        for key in ("train_images_per_s", "sample_images_per_s"):
+            ratio = "" if peer is None or "error" in peer else f" ({r[key] / peer[key]:.2f}x)"
+            rates.append(f"{r[key]:.1f}{ratio}")
+        lines.append(f"| {r['backend']} | {rates[0]} | {rates[1]} "
                      f"| {r['train_warmup_s']:.1f} / {r['sample_warmup_s']:.1f} | {r['peak_rss_mib']:.0f} |")
     return "\n".join(lines)
 
@@ -193,10 +263,14 @@ def main():
     parser.add_argument("--solver", default="euler", help="euler or heun (default euler)")
     parser.add_argument("--sample", action="store_true",
                         help=f"time the main job's phases ({MAIN_JOB}; default here: --sample-steps 20, euler)")
+    parser.add_argument("--peer", action="store_true",
+                        help="also run the diffusers peer of the same shape; rates as ratios of the peer's")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
+        if args.peer:
+            return peer_worker(args)
         return flops_worker(args) if args.flops else sample_worker(args) if args.sample else worker(args)
     backends = args.backends.split(",") if args.backends else [None]
     if args.sample:
@@ -209,8 +283,10 @@ def main():
         print(sample_table(results, args, flops))
         return
     results = [run_backend(backend, args) for backend in backends]
-    print(f"\n{CONFIG}, {os.cpu_count()} CPUs, {args.train_steps} timed training steps\n")
-    print(markdown_table(results, args))
+    peer = run_backend(PEER, args) if args.peer else None
+    print(f"\n{CONFIG}, {os.cpu_count()} CPUs, {args.train_steps} timed training steps"
+          + (", ratios to the diffusers peer in parentheses" if peer else "") + "\n")
+    print(markdown_table(results + ([peer] if peer else []), args, peer))
 
 
 if __name__ == "__main__":

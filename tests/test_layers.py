@@ -8,8 +8,9 @@ import pytest
 from harness import check_layer
 from keras import ops
 
-from zoo.layers import (AttentionBlock, Downsample, FourierEmbedding, ResBlock, SinusoidalEmbedding,
-                        Upsample, sinusoidal_embedding)
+from zoo.backend import vjp
+from zoo.layers import (AttentionBlock, Conv2D, Downsample, FourierEmbedding, GroupNormalization, ResBlock,
+                        SinusoidalEmbedding, Upsample, sinusoidal_embedding)
 
 
 def _images(rng, shape=(2, 8, 8, 4)):
@@ -79,3 +80,45 @@ def test_attention_heads_must_divide_width(rng):
 def test_downsample_upsample(rng):
     check_layer(Downsample, {"channels": 5}, (_images(rng),), (2, 4, 4, 5))
     check_layer(Upsample, {"channels": 5}, (_images(rng),), (2, 16, 16, 5))
+
+
+@pytest.mark.parametrize("options", [
+    {"filters": 5, "kernel_size": 3, "padding": "same"},
+    {"filters": 5, "kernel_size": 4, "strides": 2, "padding": "same"},  # uneven "same" padding
+    {"filters": 3, "kernel_size": (2, 3), "padding": "valid", "use_bias": False},
+    {"filters": 4, "kernel_size": 3, "padding": "same", "dilation_rate": 2, "activation": "relu"},
+    {"filters": 6, "kernel_size": 1, "strides": 2},
+])
+def test_conv2d_matches_keras_conv2d_values_and_gradients(rng, options):
+    # zoo's Conv2D (PyTorch: one F.conv2d on a channels-last view) against Keras's own.
+    import keras
+
+    x = _images(rng, (2, 9, 8, 4))
+    ours, theirs = Conv2D(**options), keras.layers.Conv2D(**options)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    for mine, other in zip(ours.weights, theirs.weights):
+        other.assign(rng.normal(size=other.shape).astype("float32"))
+        mine.assign(other)
+    np.testing.assert_allclose(ops.convert_to_numpy(ours(x)), ops.convert_to_numpy(theirs(x)), rtol=1e-5, atol=1e-5)
+    cotangent = rng.normal(size=ops.shape(theirs(x))).astype("float32")
+    grads = [vjp(lambda y, layer=layer: layer(y), ops.convert_to_tensor(x))[1](ops.convert_to_tensor(cotangent))
+             for layer in (ours, theirs)]
+    np.testing.assert_allclose(*map(ops.convert_to_numpy, grads), rtol=1e-5, atol=1e-5)
+    check_layer(Conv2D, options, (x,), tuple(ops.shape(theirs(x))))
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_group_normalization_matches_keras(rng, groups):
+    import keras
+
+    x = _images(rng, (2, 5, 6, 4)) * 3.0 + 1.0
+    ours = GroupNormalization(groups=groups, epsilon=1e-6)
+    theirs = keras.layers.GroupNormalization(groups=groups, epsilon=1e-6)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    for mine, other in zip(ours.weights, theirs.weights):
+        other.assign(rng.normal(size=other.shape).astype("float32"))
+        mine.assign(other)
+    np.testing.assert_allclose(ops.convert_to_numpy(ours(x)), ops.convert_to_numpy(theirs(x)), rtol=1e-5, atol=1e-5)
+    check_layer(GroupNormalization, {"groups": groups}, (x,), x.shape)

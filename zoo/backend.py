@@ -1,6 +1,7 @@
 """The one place that knows the backends: compiling an inference function,
-vector-Jacobian products, and skipping initial weights that a load overwrites.
-Everything else in `zoo/` is `keras.ops` only.
+vector-Jacobian products, skipping initial weights that a load overwrites, and the
+two channels-last kernels (2-D convolution, group normalization) that Keras's PyTorch
+backend runs slowly. Everything else in `zoo/` is `keras.ops` only.
 
 `keras.ops` has no autodiff, and a sampler loop run op by op is 10-50x slower than
 compiled, so these needs get a small per-backend shim (as keras-hub does for
@@ -147,3 +148,57 @@ def vjp(fn, x, differentiable=False):
 
         return (y if differentiable else y.detach()), pullback
     raise NotImplementedError(f"Vector-Jacobian products are not available on backend {name!r}.")
+
+
+def _same_padding(size, kernel, stride, dilation):
+    """TensorFlow's "same" padding `(before, after)` of one spatial axis (Keras's on every backend)."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d(inputs, kernel, strides=(1, 1), padding="valid", dilation_rate=(1, 1), bias=None):
+    """`keras.ops.conv` of channels-last `(N, H, W, C)` inputs with an `(kh, kw, C, F)`
+    kernel, plus an optional `(F,)` bias: the same numbers on every backend. PyTorch:
+    `torch.nn.functional.conv2d` (bias fused) on an NCHW view of the NHWC memory
+    (PyTorch's channels_last format, which oneDNN takes as is), where Keras's torch
+    backend copies the input twice and the output once per call (~2x the time of the
+    convolution on a CPU; `scripts/bench.py --peer`)."""
+    if keras.backend.backend() != "torch":
+        out = keras.ops.conv(inputs, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate,
+                             data_format="channels_last")
+        return out if bias is None else out + bias
+    import torch.nn.functional as F
+
+    x = keras.ops.convert_to_tensor(inputs).permute(0, 3, 1, 2)
+    weight = keras.ops.convert_to_tensor(kernel).permute(3, 2, 0, 1)
+    pad = 0
+    if padding == "same":
+        pads = [_same_padding(x.shape[2 + i], weight.shape[2 + i], strides[i], dilation_rate[i]) for i in range(2)]
+        if all(before == after for before, after in pads):
+            pad = [before for before, _ in pads]
+        else:  # even kernels, strided: pad (left, right, top, bottom) explicitly
+            x = F.pad(x, (*pads[1], *pads[0]))
+    bias = None if bias is None else keras.ops.convert_to_tensor(bias)
+    out = F.conv2d(x, weight, bias, stride=tuple(strides), padding=pad, dilation=tuple(dilation_rate))
+    return out.permute(0, 2, 3, 1)
+
+
+def group_norm(inputs, groups, gamma, beta, epsilon):
+    """Group normalization of channels-last `(N, H, W, C)` inputs over `groups` groups of
+    channels (`keras.layers.GroupNormalization`'s numbers), then `* gamma + beta`.
+    PyTorch: one `torch.nn.functional.group_norm` kernel (~8x Keras's reshapes and
+    moments op by op on a CPU); elsewhere None (the caller runs Keras's layer)."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+    import torch.nn.functional as F
+
+    x = keras.ops.convert_to_tensor(inputs).permute(0, 3, 1, 2)
+    if torch.is_grad_enabled() and not x.requires_grad:
+        # PyTorch 2.13's CPU group_norm backward crashes (segfault) on a channels_last
+        # input that needs no gradient while gamma / beta do: give it NCHW memory.
+        x = x.contiguous()
+    gamma = None if gamma is None else keras.ops.convert_to_tensor(gamma)
+    beta = None if beta is None else keras.ops.convert_to_tensor(beta)
+    return F.group_norm(x, groups, gamma, beta, epsilon).permute(0, 2, 3, 1)

@@ -10,12 +10,47 @@ import math
 import keras
 from keras import ops
 
+from zoo import backend
+
 _ZERO = "zeros"
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Conv2D(keras.layers.Conv2D):
+    """`keras.layers.Conv2D` (same arguments, weights and numbers) whose channels-last 2-D
+    convolution and bias run through `zoo.backend.conv2d`: on PyTorch one fused kernel,
+    without Keras's per-call copies of the activations. Subclasses that change the
+    kernel override `convolution_op(inputs, kernel, bias=None)`."""
+
+    def call(self, inputs):
+        if self.data_format != "channels_last" or self.groups != 1:
+            return super().call(inputs)
+        return self.activation(self.convolution_op(inputs, self.kernel, self.bias if self.use_bias else None))
+
+    def convolution_op(self, inputs, kernel, bias=None):
+        if self.data_format != "channels_last" or self.groups != 1:
+            out = super().convolution_op(inputs, kernel)
+            return out if bias is None else out + bias
+        return backend.conv2d(inputs, kernel, tuple(self.strides), self.padding, tuple(self.dilation_rate), bias)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class GroupNormalization(keras.layers.GroupNormalization):
+    """`keras.layers.GroupNormalization` (same arguments, weights and numbers); on PyTorch
+    4-D channels-last inputs take `zoo.backend.group_norm`'s one fused kernel."""
+
+    def call(self, inputs):
+        if len(inputs.shape) == 4 and self.axis in (-1, 3) and self.compute_dtype == "float32":
+            out = backend.group_norm(inputs, self.groups, self.gamma if self.scale else None,
+                                     self.beta if self.center else None, self.epsilon)
+            if out is not None:
+                return out
+        return super().call(inputs)
 
 
 def _group_norm(channels, groups):
     # GroupNorm needs groups | channels; narrow CPU configs have few channels.
-    return keras.layers.GroupNormalization(groups=math.gcd(groups, channels), epsilon=1e-6)
+    return GroupNormalization(groups=math.gcd(groups, channels), epsilon=1e-6)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -42,7 +77,7 @@ class ResBlock(keras.layers.Layer):
         c_in = x_shape[-1]
         self.norm1 = _group_norm(c_in, self.groups)
         self.norm1.build(x_shape)
-        self.conv1 = keras.layers.Conv2D(self.channels, 3, padding="same")
+        self.conv1 = Conv2D(self.channels, 3, padding="same")
         self.conv1.build(x_shape)
         self.emb_proj = keras.layers.Dense(self.channels)
         self.emb_proj.build(emb_shape)
@@ -50,11 +85,11 @@ class ResBlock(keras.layers.Layer):
         self.norm2 = _group_norm(self.channels, self.groups)
         self.norm2.build(hidden_shape)
         self.drop = keras.layers.Dropout(self.dropout)
-        self.conv2 = keras.layers.Conv2D(self.channels, 3, padding="same", kernel_initializer=_ZERO)
+        self.conv2 = Conv2D(self.channels, 3, padding="same", kernel_initializer=_ZERO)
         self.conv2.build(hidden_shape)
         self.skip = None
         if c_in != self.channels:
-            self.skip = keras.layers.Conv2D(self.channels, 1)
+            self.skip = Conv2D(self.channels, 1)
             self.skip.build(x_shape)
 
     def call(self, x, emb, training=False):
@@ -123,7 +158,7 @@ class Downsample(keras.layers.Layer):
     def __init__(self, channels, **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
-        self.conv = keras.layers.Conv2D(channels, 3, strides=2, padding="same")
+        self.conv = Conv2D(channels, 3, strides=2, padding="same")
 
     def build(self, x_shape):
         self.conv.build(x_shape)
@@ -146,7 +181,7 @@ class Upsample(keras.layers.Layer):
     def __init__(self, channels, **kwargs):
         super().__init__(**kwargs)
         self.channels = channels
-        self.conv = keras.layers.Conv2D(channels, 3, padding="same")
+        self.conv = Conv2D(channels, 3, padding="same")
 
     def build(self, x_shape):
         self.conv.build((x_shape[0], None, None, x_shape[-1]))

@@ -12,6 +12,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.layers.blocks import Conv2D
+
 
 def _positions(x):
     """Spatial positions per example (1 for vectors): per-channel log-dets count once per position."""
@@ -56,8 +58,7 @@ class CouplingNetwork(keras.layers.Layer):
         def dense_or_conv(units, kernel, zero=False):
             init = "zeros" if zero else "glorot_uniform"
             if image:
-                return keras.layers.Conv2D(units, kernel, padding="same", kernel_initializer=init,
-                                           dtype=self.dtype_policy)
+                return Conv2D(units, kernel, padding="same", kernel_initializer=init, dtype=self.dtype_policy)
             return keras.layers.Dense(units, kernel_initializer=init, dtype=self.dtype_policy)
 
         shape = tuple(input_shape)

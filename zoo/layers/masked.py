@@ -15,6 +15,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.layers.blocks import Conv2D
+
 MASK_TYPES = ("A", "B", "V")
 
 
@@ -109,7 +111,7 @@ def conv_mask(kernel_size, in_channels, out_channels, mask_type, data_channels=1
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MaskedConv2D(keras.layers.Conv2D):
+class MaskedConv2D(Conv2D):
     """PixelCNN's masked convolution (`conv_mask`), "same" padding, the mask applied to
     the kernel inside the op (no weight assignment in `call`).
 
@@ -138,8 +140,8 @@ class MaskedConv2D(keras.layers.Conv2D):
         super().build(input_shape)
         self.mask = conv_mask(self.kernel_size, input_shape[-1], self.filters, self.mask_type, self.data_channels)
 
-    def convolution_op(self, inputs, kernel):
-        return super().convolution_op(inputs, kernel * ops.cast(self.mask, kernel.dtype))
+    def convolution_op(self, inputs, kernel, bias=None):
+        return super().convolution_op(inputs, kernel * ops.cast(self.mask, kernel.dtype), bias)
 
     def get_config(self):
         config = super().get_config()
@@ -188,7 +190,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.vertical = MaskedConv2D(2 * filters, (k, k), "V", c, name="vertical")
         self.horizontal = MaskedConv2D(2 * filters, (1, k), "A" if first else "B", c, name="horizontal")
         # The vertical stack shifted down holds only rows above: a plain 1x1 link.
-        self.link = keras.layers.Conv2D(2 * filters, 1, name="link")
+        self.link = Conv2D(2 * filters, 1, name="link")
         self.output_conv = MaskedConv2D(filters, 1, "B", c, name="output")
         self.class_bias = keras.layers.Embedding(num_classes, 4 * filters, embeddings_initializer="zeros",
                                                  name="class_bias") if num_classes else None

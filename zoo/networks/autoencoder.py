@@ -3,7 +3,8 @@ network (van den Oord et al. 2017, sec. 4.1), with a width of choice. No quantiz
 no loss: `ConvEncoder(x) -> latent grid`, `ConvDecoder(latent grid) -> x`."""
 
 import keras
-from keras import layers
+
+from zoo.layers.blocks import Conv2D
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -19,9 +20,8 @@ class ResidualStack(keras.layers.Layer):
     def __init__(self, channels, hidden, num_blocks, **kwargs):
         super().__init__(**kwargs)
         self.channels, self.hidden, self.num_blocks = channels, hidden, num_blocks
-        self.convs3x3 = [layers.Conv2D(hidden, 3, padding="same", name=f"block{i}_conv3x3")
-                         for i in range(num_blocks)]
-        self.convs1x1 = [layers.Conv2D(channels, 1, name=f"block{i}_conv1x1") for i in range(num_blocks)]
+        self.convs3x3 = [Conv2D(hidden, 3, padding="same", name=f"block{i}_conv3x3") for i in range(num_blocks)]
+        self.convs1x1 = [Conv2D(channels, 1, name=f"block{i}_conv1x1") for i in range(num_blocks)]
 
     def build(self, input_shape):
         for conv3, conv1 in zip(self.convs3x3, self.convs1x1):
@@ -58,11 +58,11 @@ class ConvEncoder(keras.layers.Layer):
             raise ValueError(f"`num_downsamples` must be >= 1. Received: {num_downsamples}")
         self.latent_dim, self.channels, self.num_downsamples = latent_dim, channels, num_downsamples
         self.num_res_blocks, self.res_channels = num_res_blocks, res_channels
-        self.down = [layers.Conv2D(channels // 2 if i < num_downsamples - 1 else channels, 4, strides=2,
-                                   padding="same", name=f"down{i}") for i in range(num_downsamples)]
-        self.conv = layers.Conv2D(channels, 3, padding="same", name="conv")
+        self.down = [Conv2D(channels // 2 if i < num_downsamples - 1 else channels, 4, strides=2,
+                            padding="same", name=f"down{i}") for i in range(num_downsamples)]
+        self.conv = Conv2D(channels, 3, padding="same", name="conv")
         self.res = ResidualStack(channels, res_channels, num_res_blocks, name="res")
-        self.project = layers.Conv2D(latent_dim, 1, name="project")
+        self.project = Conv2D(latent_dim, 1, name="project")
 
     @property
     def downsampling(self):
@@ -105,10 +105,10 @@ class ConvDecoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.out_channels, self.channels, self.num_downsamples = out_channels, channels, num_downsamples
         self.num_res_blocks, self.res_channels = num_res_blocks, res_channels
-        self.conv = layers.Conv2D(channels, 3, padding="same", name="conv")
+        self.conv = Conv2D(channels, 3, padding="same", name="conv")
         self.res = ResidualStack(channels, res_channels, num_res_blocks, name="res")
-        self.up = [layers.Conv2D(out_channels if i == num_downsamples - 1 else channels // 2, 3, padding="same",
-                                 name=f"up{i}") for i in range(num_downsamples)]
+        self.up = [Conv2D(out_channels if i == num_downsamples - 1 else channels // 2, 3, padding="same",
+                          name=f"up{i}") for i in range(num_downsamples)]
 
     def build(self, input_shape):
         self.conv.build(input_shape)

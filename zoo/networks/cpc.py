@@ -6,6 +6,8 @@ of the patch codes some rows below. No loss here (`zoo.objectives.contrastive`).
 import keras
 from keras import ops
 
+from zoo.layers.blocks import Conv2D
+
 
 def image_patches(x, patch_size, stride):
     """`(B, H, W, C)` -> `(B, rows, cols, patch_size, patch_size, C)` overlapping patches,
@@ -81,7 +83,7 @@ class CPCNetwork(keras.layers.Layer):
         self.patch_convs = []
         for stage, width in enumerate(self.widths):
             for strides in (1, 2) if stage < len(self.widths) - 1 else (1,):
-                conv = keras.layers.Conv2D(width, 3, strides=strides, padding="same")
+                conv = Conv2D(width, 3, strides=strides, padding="same")
                 conv.build(shape)
                 shape = conv.compute_output_shape(shape)
                 self.patch_convs.append(conv)
@@ -90,7 +92,7 @@ class CPCNetwork(keras.layers.Layer):
         grid = (None, rows, cols, self.code_dim)
         self.context_convs = []
         for _ in range(self.context_layers):
-            conv = keras.layers.Conv2D(self.code_dim, (2, 3), padding="valid")
+            conv = Conv2D(self.code_dim, (2, 3), padding="valid")
             conv.build((None, rows + 1, cols + 2, self.code_dim))
             self.context_convs.append(conv)
         self.predictors = []

@@ -9,6 +9,8 @@ doublings; 28 -> 7, two); the critic mirrors it."""
 import keras
 from keras import ops
 
+from zoo.layers.blocks import Conv2D
+
 
 def upsampling_levels(size):
     """Doublings from the smallest start map (even halvings while the result is >= 4)."""
@@ -100,7 +102,7 @@ class DCGANDiscriminator(keras.layers.Layer):
         size, channels = x_shape[1], x_shape[-1]
         self.convs, filters = [], self.width
         for _ in range(upsampling_levels(size)):
-            conv = keras.layers.Conv2D(filters, self.kernel_size, strides=2, padding="same")
+            conv = Conv2D(filters, self.kernel_size, strides=2, padding="same")
             conv.build((None, size, size, channels))
             self.convs.append(conv)
             size, channels, filters = size // 2, filters, filters * 2

@@ -4,6 +4,8 @@ classification: the feature network of the zoo's Frechet distance."""
 import keras
 from keras import ops
 
+from zoo.layers.blocks import Conv2D
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class PreActBlock(keras.layers.Layer):
@@ -25,16 +27,16 @@ class PreActBlock(keras.layers.Layer):
         channels = input_shape[-1]
         self.norm1 = keras.layers.BatchNormalization(momentum=self.norm_momentum)
         self.norm1.build(input_shape)
-        self.conv1 = keras.layers.Conv2D(self.filters, 3, strides=self.strides, padding="same", use_bias=False)
+        self.conv1 = Conv2D(self.filters, 3, strides=self.strides, padding="same", use_bias=False)
         self.conv1.build(input_shape)
         inner = self.conv1.compute_output_shape(input_shape)
         self.norm2 = keras.layers.BatchNormalization(momentum=self.norm_momentum)
         self.norm2.build(inner)
-        self.conv2 = keras.layers.Conv2D(self.filters, 3, padding="same", use_bias=False)
+        self.conv2 = Conv2D(self.filters, 3, padding="same", use_bias=False)
         self.conv2.build(inner)
         self.shortcut = None
         if self.strides != 1 or channels != self.filters:
-            self.shortcut = keras.layers.Conv2D(self.filters, 1, strides=self.strides, use_bias=False)
+            self.shortcut = Conv2D(self.filters, 1, strides=self.strides, use_bias=False)
             self.shortcut.build(input_shape)
 
     def call(self, x, training=False):
@@ -80,7 +82,7 @@ class ResNet(keras.layers.Layer):
         self.norm_momentum = norm_momentum
 
     def build(self, input_shape):
-        self.stem = keras.layers.Conv2D(self.widths[0], 3, padding="same", use_bias=False)
+        self.stem = Conv2D(self.widths[0], 3, padding="same", use_bias=False)
         self.stem.build(input_shape)
         shape = self.stem.compute_output_shape(input_shape)
         self.blocks = []

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from zoo.layers.blocks import AttentionBlock, Downsample, ResBlock, Upsample, _group_norm
+from zoo.layers.blocks import AttentionBlock, Conv2D, Downsample, ResBlock, Upsample, _group_norm
 from zoo.layers.embeddings import FourierEmbedding, SinusoidalEmbedding
 
 
@@ -60,7 +60,7 @@ class UNetDownPath(keras.layers.Layer):
     def _build_down_path(self, x_shape, num_heads=1):
         """Build `conv_in`, `down` and `downsample`; returns the widths of the skip
         connections (the last is the bottom width) and the bottom resolution."""
-        self.conv_in = keras.layers.Conv2D(self.base_channels, 3, padding="same")
+        self.conv_in = Conv2D(self.base_channels, 3, padding="same")
         self.conv_in.build(x_shape)
         widths, channels, resolution = [self.base_channels], self.base_channels, x_shape[1]
         self.down, self.downsample = [], []
@@ -175,7 +175,7 @@ class UNet(UNetDownPath):
                 resolution *= 2
         self.norm_out = _group_norm(channels, self.groups)
         self.norm_out.build(_image(channels))
-        self.conv_out = keras.layers.Conv2D(self.out_channels or channels_in, 3, padding="same",
+        self.conv_out = Conv2D(self.out_channels or channels_in, 3, padding="same",
                                             kernel_initializer="zeros")
         self.conv_out.build(_image(channels))
 
