@@ -381,7 +381,7 @@ def code_likelihood(ev):
     if not ev.bpd_images:
         return []
     images = ev.test_data(ev.bpd_images)
-    nats = -np.asarray(ev.model.log_prob(ev.model.autoencoder_model.encode(images)), "float64")
+    nats = -np.asarray(ev.model.log_prob(ev.model.autoencoder_model().encode(images)), "float64")
     how = (f"code grids {ev.model.data_shape} of the first {len(images)} {ev.dataset} test images, encoded by "
            f"{ev.model.autoencoder}; exact (chain rule over {ev.model.num_dims} codes); log2 "
            f"{ev.model.num_codes} = {math.log2(ev.model.num_codes):.2f} bits per code is the uniform prior")

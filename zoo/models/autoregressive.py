@@ -479,16 +479,17 @@ class CodePrior(Autoregressive):
         out = network(ops.reshape(x, (-1, *self.data_shape)), labels)
         return ops.reshape(out, (-1, self.num_dims, self.num_codes))
 
-    @property
     def autoencoder_model(self):
         """The loaded `autoencoder` (None without one): `encode` gives the grids this prior
-        models, `decode` turns its samples into images."""
+        models, `decode` turns its samples into images. A method, not a property: Keras's
+        saving visits every attribute, and the autoencoder's weights are not the prior's."""
         return None if self.autoencoder is None else _decoder(self.autoencoder)
 
     @property
     def sample_shape(self):
-        """`(H, W, C)` of the decoded images with an autoencoder, else the grid shape."""
-        model = self.autoencoder_model
+        """`(H, W, C)` of the decoded images with an autoencoder (loading it), else the
+        grid shape."""
+        model = self.autoencoder_model()
         return tuple(self.data_shape) if model is None else tuple(model.data_shape)
 
     def sample_codes(self, num=None, **kwargs):
@@ -500,7 +501,7 @@ class CodePrior(Autoregressive):
         the int32 code grids."""
         codes = super().sample(num, return_nfe=False, **kwargs)
         if self.autoencoder is not None:
-            codes = self.autoencoder_model.decode(codes, raw=raw)
+            codes = self.autoencoder_model().decode(codes, raw=raw)
         return (codes, self.num_dims) if return_nfe else codes
 
     def get_config(self):
