@@ -51,7 +51,7 @@ def test_recipe_smoke_run_exports_a_checkpoint(recipe, tmp_path):
         options["source"] = (np.zeros((2, *model.data_shape), np.uint8) if model.is_image
                              else np.zeros((2, *model.data_shape), "float32"))
     samples = np.asarray(model.sample(2, seed=0, **options))
-    assert samples.shape == (2, *model.data_shape) and np.all(np.isfinite(samples))
+    assert samples.shape == (2, *model.sample_shape) and np.all(np.isfinite(samples))
 
 
 def test_every_registered_checkpoint_has_its_recipe():
