@@ -15,9 +15,9 @@ backend: how close sampling runs to what this machine computes.
 
 `--peer` adds the PyTorch peer: a diffusers `UNet2DModel` of exactly the same shape and
 parameter count (32 channels, mults 1-2-2, 2 res blocks per level, attention at 8x8,
-GroupNorm 8; 1,624,323 parameters), trained with the same rectified-flow loss and AdamW
-and sampled with the same Euler loop in plain PyTorch eager, and prints each backend's
-images/s as a ratio of the peer's. diffusers is a bench-only dependency
+GroupNorm 8; 1,624,323 parameters), trained with the same rectified-flow loss, AdamW and
+an EMA of the weights, and sampled with the same Euler loop in plain PyTorch eager, and
+prints each backend's images/s as a ratio of the peer's. diffusers is a bench-only dependency
 (`pip install "zoo[bench]"`); the zoo never imports it.
 
     python scripts/bench.py --peer --backends jax,tensorflow,torch
@@ -83,6 +83,7 @@ def worker(args):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
+EMA_DECAY = 0.999
 PEER_UNET = {"sample_size": 32, "in_channels": 3, "out_channels": 3, "block_out_channels": (32, 64, 64),
              "layers_per_block": 2, "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
              "up_block_types": ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), "norm_num_groups": 8}
@@ -98,6 +99,8 @@ def peer_worker(args):
     batch = args.batch_size
     unet = UNet2DModel(**PEER_UNET)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=2e-4)
+    parameters = list(unet.parameters())
+    ema = [p.detach().clone() for p in parameters]  # the zoo model keeps an EMA too (one fused update)
     data = torch.rand(batch * args.train_steps, 3, 32, 32) * 2 - 1
 
     def train_step(x1):
@@ -107,6 +110,8 @@ def peer_worker(args):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema, [p.detach() for p in parameters], 1.0 - EMA_DECAY)
 
     @torch.no_grad()
     def sample():  # Euler on dx/dt = v(x, t) from noise (t = 0) to data (t = 1)
