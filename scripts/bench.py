@@ -15,7 +15,7 @@ backend: how close sampling runs to what this machine computes.
 
 `--peer` adds the PyTorch peer: a diffusers `UNet2DModel` of exactly the same shape and
 parameter count (32 channels, mults 1-2-2, 2 res blocks per level, attention at 8x8,
-GroupNorm 8; 1,624,323 parameters), trained with the same rectified-flow loss, AdamW and
+GroupNorm 8, dropout 0.1; 1,624,323 parameters), trained with the same rectified-flow loss, AdamW and
 an EMA of the weights, and sampled with the same Euler loop in plain PyTorch eager, and
 prints each backend's images/s as a ratio of the peer's. diffusers is a bench-only dependency
 (`pip install "zoo[bench]"`); the zoo never imports it.
@@ -51,6 +51,7 @@ def worker(args):
 
     batch = args.batch_size
     model = zoo.create(CONFIG, seed=0)  # with its EMA, as the recipe trains it
+    assert model.network.dropout == PEER_UNET["dropout"], "the peer must train with the same dropout"
     model.compile(optimizer=keras.optimizers.AdamW(2e-4))
     data = np.random.default_rng(0).uniform(-1, 1, (batch * args.train_steps, *model.data_shape))
     data = data.astype("float32")
@@ -86,7 +87,8 @@ def worker(args):
 EMA_DECAY = 0.999
 PEER_UNET = {"sample_size": 32, "in_channels": 3, "out_channels": 3, "block_out_channels": (32, 64, 64),
              "layers_per_block": 2, "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-             "up_block_types": ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), "norm_num_groups": 8}
+             "up_block_types": ("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), "norm_num_groups": 8,
+             "dropout": 0.1}  # as `rectified_flow_small`'s residual blocks (the zoo worker checks it)
 
 
 def peer_worker(args):

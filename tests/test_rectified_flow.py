@@ -75,6 +75,24 @@ def test_ema_tracks_weights_and_is_not_trained(rng):
     assert not np.allclose(raw, ema)  # an average of past weights, not a copy
 
 
+def test_ema_follows_its_recurrence_step_by_step(rng):
+    # e_k = d_k e_{k-1} + (1 - d_k) w_{k-1}, d_k = min(decay, (1 + k) / (10 + k)): the
+    # update runs in the forward pass, so it sees the weights before step k's gradient.
+    model = zoo.create("rectified_flow_mlp", seed=0, ema_decay=0.3)
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    data = rng.normal(size=(16, 2)).astype("float32")
+    model.fit(data, batch_size=16, epochs=1, verbose=0)  # builds; the EMA starts at the weights
+    expected = [w.copy() for w in model.averaged("network").get_weights()]
+    for k in range(2, 5):
+        weights = model.network.get_weights()
+        model.fit(data, batch_size=16, epochs=1, verbose=0)
+        decay = min(0.3, (1 + k) / (10 + k))
+        expected = [decay * e + (1 - decay) * w for e, w in zip(expected, weights)]
+        assert not np.allclose(weights[0], model.network.get_weights()[0])  # it did train
+    for got, want in zip(model.averaged("network").get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 def test_fine_tune_a_loaded_model(moons_flow):
     model = moons_flow.copy()
     before = model.network.get_weights()[0].copy()

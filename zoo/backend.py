@@ -1,7 +1,8 @@
 """The one place that knows the backends: compiling an inference function,
-vector-Jacobian products, skipping initial weights that a load overwrites, and the
+vector-Jacobian products, skipping initial weights that a load overwrites, the
 two channels-last kernels (2-D convolution, group normalization) that Keras's PyTorch
-backend runs slowly. Everything else in `zoo/` is `keras.ops` only.
+backend runs slowly, the weight-EMA step as one fused update on PyTorch, and XLA:CPU's
+YNNPACK fusions switched on for JAX. Everything else in `zoo/` is `keras.ops` only.
 
 `keras.ops` has no autodiff, and a sampler loop run op by op is 10-50x slower than
 compiled, so these needs get a small per-backend shim (as keras-hub does for
@@ -9,10 +10,40 @@ compiled, so these needs get a small per-backend shim (as keras-hub does for
 """
 
 import contextlib
+import importlib.metadata
+import os
 
 import keras
 import numpy as np
 from keras.src.backend.common import variables as _variables  # private: patched by `placeholder_weights` only
+
+# XLA:CPU runs elementwise ops and reductions (the U-Net's normalizations, activations
+# and residual sums) as YNNPACK kernels: ~1.5x faster sampling and training on a 2-core
+# AVX-512 CPU at the same numbers within float32 rounding. The flag is experimental in
+# jaxlib 0.10 and an older jaxlib would abort on it, hence the version check. XLA reads
+# XLA_FLAGS when the backend starts (the first computation), after this module is
+# imported. A user's own `--xla_cpu_experimental_ynn_fusion_type=...` (empty: none) wins.
+YNN_FLAG = "--xla_cpu_experimental_ynn_fusion_type=eltwise,reduce"
+
+
+def _jaxlib_at_least(major, minor):
+    try:
+        version = importlib.metadata.version("jaxlib").split(".")
+        return (int(version[0]), int(version[1])) >= (major, minor)
+    except (importlib.metadata.PackageNotFoundError, ValueError, IndexError):
+        return False
+
+
+def configure_xla_cpu(environ=os.environ):
+    """Add `YNN_FLAG` to `XLA_FLAGS` on the JAX backend (see above); returns whether it did."""
+    flags = environ.get("XLA_FLAGS", "")
+    if keras.backend.backend() != "jax" or "ynn_fusion_type" in flags or not _jaxlib_at_least(0, 10):
+        return False
+    environ["XLA_FLAGS"] = f"{flags} {YNN_FLAG}".strip()
+    return True
+
+
+configure_xla_cpu()
 
 
 @contextlib.contextmanager
@@ -148,6 +179,26 @@ def vjp(fn, x, differentiable=False):
 
         return (y if differentiable else y.detach()), pullback
     raise NotImplementedError(f"Vector-Jacobian products are not available on backend {name!r}.")
+
+
+def moving_average_update(targets, sources, decay):
+    """`target <- decay * target + (1 - decay) * source` for each pair of variables
+    (`decay` a scalar tensor), without a gradient through the sources: a weight EMA's
+    step. JAX and TensorFlow trace it into the compiled train step; PyTorch runs eagerly,
+    where three Keras ops and an assign per variable cost ~0.3 s a step for a 1.6M U-Net's
+    ~250 variables on a 2-core CPU, so it runs as three `torch._foreach_*` kernels."""
+    if keras.backend.backend() != "torch":
+        for target, source in zip(targets, sources):
+            target.assign(decay * target + (1.0 - decay) * keras.ops.stop_gradient(source))
+        return
+    import torch
+
+    with torch.no_grad():
+        decay = keras.ops.convert_to_tensor(decay, "float32")
+        values = [target.value for target in targets]
+        scaled = torch._foreach_mul([source.value.detach() for source in sources], 1.0 - decay)
+        torch._foreach_mul_(values, decay)
+        torch._foreach_add_(values, scaled)
 
 
 def _same_padding(size, kernel, stride, dilation):

@@ -51,7 +51,7 @@ import numpy as np
 from keras import ops
 
 from zoo import datasets, random
-from zoo.backend import compile_function
+from zoo.backend import compile_function, moving_average_update
 from zoo.checks import MAX_OUTPUT_BYTES, check_batch_size, check_finite_rows
 from zoo import progress
 from zoo.registry import did_you_mean
@@ -184,9 +184,8 @@ class ExponentialMovingAverage(keras.layers.Layer):
         """One EMA step toward the sources' current weights."""
         count = self.count + 1.0
         decay = ops.minimum(self.decay, (1.0 + count) / (10.0 + count))
-        for name, shadow in self.shadows.items():
-            for target, weight in zip(shadow.weights, sources[name].weights):
-                target.assign(decay * target + (1.0 - decay) * ops.stop_gradient(weight))
+        pairs = [(t, w) for name, shadow in self.shadows.items() for t, w in zip(shadow.weights, sources[name].weights)]
+        moving_average_update(*zip(*pairs), decay)
         self.count.assign(count)
 
     def get_config(self):
