@@ -100,7 +100,7 @@ def test_image_eval_end_to_end(capsys, tmp_path):
 
 
 @pytest.mark.backends("torch")  # option handling of `zoo eval`
-def test_eval_skips_bits_per_dim_and_straightness_when_asked(tmp_path):
+def test_eval_skips_bits_per_dim_and_straightness_when_asked(capsys, tmp_path):
     flow = zoo.create("rectified_flow_tiny", data_shape=(32, 32, 3), seed=0, ema_decay=None)
     checkpoint = zoo.save_checkpoint(flow, tmp_path / "flow", metadata={"dataset": "cifar10"})
     classifier = zoo.save_checkpoint(zoo.create("classifier_tiny", data_shape=(32, 32, 3)), tmp_path / "clf")
@@ -114,6 +114,14 @@ def test_eval_skips_bits_per_dim_and_straightness_when_asked(tmp_path):
     with pytest.raises(SystemExit) as exited:
         cli.main(["eval", str(checkpoint), "--bpd-images", "-1"])
     assert exited.value.code == 2
+    # --metrics: only the named ones of the family's (no sampling for the likelihood alone).
+    assert cli.main(["eval", str(checkpoint), "--metrics", "straightness", "--num", "4", "--straightness-steps",
+                     "2", "--json", str(report_path), "--force"]) == 0
+    assert set(json.loads(report_path.read_text())["metrics"]) == {"straightness"}
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["eval", str(checkpoint), "--metrics", "straightness,fid"])
+    assert exited.value.code == 2
+    assert "bits_per_dim, straightness, sample_quality" in capsys.readouterr().err
 
 
 def test_classifier_eval_reports_accuracy(capsys, tmp_path):

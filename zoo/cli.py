@@ -363,7 +363,8 @@ def cmd_eval(args):
                "test_points": args.test_points, "reference_images": args.reference_images,
                "rtol": args.rtol, "atol": args.atol, "feature_network": args.feature_network,
                "verbose": True}
-    ev, results = evaluation.evaluate(model, **options)
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    ev, results = evaluation.evaluate(model, metrics=metrics, **options)
     print(f"\n{args.name}: {ev.dataset}, {keras.backend.backend()} backend")
     width = max(len(r.name) for r in results)
     print(f"  {'metric':<{width}}  {'value':>10}  {'± s.e.':>8}")
@@ -488,6 +489,9 @@ def build_parser():
                           help="test images in the FD-classifier reference set (default 10000)")
     evaluate.add_argument("--feature-network", metavar="CLASSIFIER",
                           help="classifier checkpoint for FD-classifier (default classifier-cifar for CIFAR-10)")
+    evaluate.add_argument("--metrics", metavar="NAMES",
+                          help="comma-separated subset of the family's metrics, e.g. negative_log_likelihood "
+                               "to skip sampling (default: all it declares)")
     evaluate.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
     evaluate.add_argument("--force", action="store_true", help="overwrite --json if it exists")
 

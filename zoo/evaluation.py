@@ -557,14 +557,21 @@ METRICS[translation_quality.__name__] = translation_quality  # diffusion bridges
 METRICS[code_likelihood.__name__] = code_likelihood  # code priors
 
 
-def evaluate(model, **options):
-    """Run the metrics the model's family declares for its data (`interface.metrics_for`);
-    returns `(Evaluation, [Result])`."""
+def evaluate(model, metrics=None, **options):
+    """Run the metrics the model's family declares for its data (`interface.metrics_for`),
+    or the subset of them named in `metrics` (e.g. only the likelihood of a model whose
+    sampling is slow); returns `(Evaluation, [Result])`."""
     names = model.interface.metrics_for(model.sample_shape)
     if not names:
         raise ValueError(model.interface.no_metrics
                          or f"No `zoo eval` metrics for a {type(model).__name__} on data of shape {model.data_shape} "
                             "yet.")
+    if metrics is not None:
+        unknown = [name for name in metrics if name not in names]
+        if unknown or not metrics:
+            raise ValueError(f"`metrics` {list(metrics)} must name some of the metrics a {type(model).__name__} "
+                             f"declares for its data: {', '.join(names)}.")
+        names = [name for name in names if name in metrics]
     ev = Evaluation(model, **options)
     return ev, [result for name in names for result in METRICS[name](ev)]
 
