@@ -18,6 +18,7 @@ chunk by chunk under `<workdir>/pairs`, so a stopped run keeps them.
 Rerunning resumes: first the missing pairs, then training from `<workdir>/state`.
 """
 
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import zoo
@@ -25,30 +26,52 @@ from zoo.optimizers import OptimizerSettings, resolve
 from zoo.training import ArrayBatches, cached_reflow_pairs, train
 
 BASE = "rectified-flow-cifar"  # the 1-RF it rectifies (bundled)
-NUM_PAIRS = 2_560
-PAIR_SOLVER, PAIR_STEPS = "euler", 16
-BATCH_SIZE = 32
-LEARNING_RATE = 2e-4  # the 1-RF rate (Liu et al. reflow with their 1-RF settings)
-EMA_DECAY = 0.995  # a ~200-step horizon: the run is ~1,000 steps
-STEPS_PER_EPOCH = 50  # 1,600 pairs, ~5 CPU minutes
-EPOCHS = 400
 SEED = 1  # not 0: fresh noise, not the draws of 1-RF's evaluation
-OPTIMIZER = OptimizerSettings("adam", LEARNING_RATE, clipnorm=1.0)
+
+
+@dataclass(frozen=True)
+class ReflowSizes:
+    """How many pairs, drawn how, and how the reflow trains on them."""
+    num_pairs: int
+    pair_solver: str
+    pair_steps: int
+    pair_chunk: int  # pairs per saved file
+    pair_batch: int  # pairs per compiled sampling call
+    batch_size: int
+    learning_rate: float
+    ema_decay: float
+    steps_per_epoch: int
+    epochs: int
+
+
+CPU = ReflowSizes(
+    num_pairs=2_560, pair_solver="euler", pair_steps=16, pair_chunk=256, pair_batch=64, batch_size=32,
+    learning_rate=2e-4,  # the 1-RF rate (Liu et al. reflow with their 1-RF settings)
+    ema_decay=0.995,  # a ~200-step horizon: the run is ~1,000 steps
+    steps_per_epoch=50,  # 1,600 pairs, ~5 CPU minutes
+    epochs=400)
+EPOCHS = CPU.epochs
+
+
+def reflow(name, sizes, workdir, epochs=None, smoke=False, base=BASE, resume_from=None, optimizer=None):
+    """Draw (or reuse) the pairs under `<workdir>/pairs`, then fine-tune a copy of `base` on them."""
+    teacher = zoo.load(base)
+    num, steps = (16, 2) if smoke else (sizes.num_pairs, sizes.steps_per_epoch)
+    pairs = cached_reflow_pairs(teacher, num, Path(workdir) / "pairs", chunk=8 if smoke else sizes.pair_chunk,
+                                seed=SEED, solver=sizes.pair_solver, steps=1 if smoke else sizes.pair_steps,
+                                batch_size=sizes.pair_batch)
+    model = teacher.copy(ema_decay=sizes.ema_decay, seed=SEED)
+    batches = ArrayBatches(pairs["data"], 8 if smoke else sizes.batch_size, noise=pairs["noise"], seed=SEED,
+                           steps_per_epoch=steps)
+    settings = OptimizerSettings("adam", sizes.learning_rate, clipnorm=1.0)
+    return train(model, batches, workdir=workdir, epochs=1 if smoke else (epochs or sizes.epochs),
+                 optimizer=resolve(settings, optimizer), resume_from=resume_from, verbose=2,
+                 metadata={"recipe": f"recipes/{name}.py", "dataset": "cifar10", "base": base, "pairs": num,
+                           "pair_sampler": {"solver": sizes.pair_solver, "steps": sizes.pair_steps},
+                           "batch_size": sizes.batch_size, "ema_decay": sizes.ema_decay,
+                           "steps_per_epoch": sizes.steps_per_epoch, "sizes": asdict(sizes)})
 
 
 def main(workdir="runs/rectified-flow-cifar-2rf", epochs=EPOCHS, smoke=False, base=BASE,
          resume_from=None, optimizer=None):
-    teacher = zoo.load(base)
-    num, steps = (16, 2) if smoke else (NUM_PAIRS, STEPS_PER_EPOCH)
-    pairs = cached_reflow_pairs(teacher, num, Path(workdir) / "pairs", seed=SEED, solver=PAIR_SOLVER,
-                                steps=1 if smoke else PAIR_STEPS, batch_size=64)
-    model = teacher.copy(ema_decay=EMA_DECAY, seed=SEED)
-    batches = ArrayBatches(pairs["data"], 8 if smoke else BATCH_SIZE, noise=pairs["noise"], seed=SEED,
-                           steps_per_epoch=steps)
-    return train(model, batches, workdir=workdir, epochs=1 if smoke else epochs,
-                 optimizer=resolve(OPTIMIZER, optimizer), resume_from=resume_from,
-                 verbose=2,
-                 metadata={"recipe": "recipes/rectified_flow_cifar_2rf.py", "dataset": "cifar10",
-                           "base": base, "pairs": NUM_PAIRS, "pair_sampler": {"solver": PAIR_SOLVER,
-                                                                              "steps": PAIR_STEPS},
-                           "batch_size": BATCH_SIZE, "ema_decay": EMA_DECAY, "steps_per_epoch": STEPS_PER_EPOCH})
+    return reflow("rectified_flow_cifar_2rf", CPU, workdir, epochs, smoke, base, resume_from, optimizer)
