@@ -10,10 +10,11 @@ paper's 3.03 (3.14 for the original PixelCNN, 2.92 for PixelCNN++).
 The loss is the exact discrete negative log-likelihood in bits/dim (no dequantization),
 the number `zoo eval` reports on the 10,000 test images. Adam at 1e-3 after a 200-step
 warm-up, gradient clipping at norm 1, EMA 0.999 of the weights; batch 32 with random
-horizontal flips; a saved state every 100 steps (3,200 images).
+horizontal flips; a saved state every 100 steps (3,200 images). A step takes 1.43 s on
+PyTorch, 1.71 s on TensorFlow and 2.05 s on JAX on the quiet 2-core development CPU;
+the bundled checkpoint is 2,400 steps (4.375 test bits/dim), its loss still falling.
 
-    KERAS_BACKEND=tensorflow nice -n 10 zoo train recipes/pixelcnn_cifar.py --workdir runs/pixelcnn-cifar \
-        --time-limit 100
+    KERAS_BACKEND=torch zoo train recipes/pixelcnn_cifar.py --workdir runs/pixelcnn-cifar --time-limit 100
 
 Rerunning resumes from `<workdir>/state`.
 """
