@@ -184,8 +184,9 @@ class ExponentialMovingAverage(keras.layers.Layer):
         """One EMA step toward the sources' current weights."""
         count = self.count + 1.0
         decay = ops.minimum(self.decay, (1.0 + count) / (10.0 + count))
-        pairs = [(t, w) for name, shadow in self.shadows.items() for t, w in zip(shadow.weights, sources[name].weights)]
-        moving_average_update(*zip(*pairs), decay)
+        targets = [weight for shadow in self.shadows.values() for weight in shadow.weights]
+        weights = [weight for name in self.shadows for weight in sources[name].weights]
+        moving_average_update(targets, weights, decay)
         self.count.assign(count)
 
     def get_config(self):
