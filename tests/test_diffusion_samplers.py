@@ -51,6 +51,49 @@ def test_edm_heun_is_second_order():
     assert errors[-1] < 3e-3 and all(3.3 < r < 4.8 for r in ratios), (errors, ratios)
 
 
+def test_dpmpp_2m_is_second_order_at_one_evaluation_per_step():
+    calls = []
+
+    def counting(x, sigma):
+        calls.append(1)
+        return oracle(x, sigma)
+
+    errors = _errors(lambda d, x, grid: samplers.sample_dpmpp_2m(counting, x, grid))
+    ratios = [errors[0] / errors[1], errors[1] / errors[2]]
+    assert all(3.3 < r < 4.8 for r in ratios), (errors, ratios)
+    assert len(calls) in (3, 20 + 40 + 80)  # traced once per grid, or called once per step
+    ddim = _errors(samplers.sample_ddim)
+    assert errors[0] < ddim[0] / 2 and errors[-1] < ddim[-1] / 10, (errors, ddim)  # at the same NFE
+
+
+def test_dpmpp_2m_steps_are_ddim_at_the_ends_and_extrapolate_between():
+    grid = schedules.karras_sigmas(6)
+    ratios, coefficients, weights, previous = samplers.dpmpp_2m_steps(grid)
+    np.testing.assert_allclose(ratios, grid[1:] / grid[:-1], rtol=1e-6)
+    np.testing.assert_allclose(coefficients, 1 - ratios, rtol=1e-6)
+    assert weights[0] == weights[-1] == 1 and previous[0] == previous[-1] == 0
+    np.testing.assert_allclose(weights + previous, 1.0)  # a linear extrapolation
+    # On a grid uniform in log sigma (h_{i-1} = h_i) the extrapolation is 3/2 D_i - 1/2 D_{i-1}.
+    _, _, weights, previous = samplers.dpmpp_2m_steps(np.append(np.geomspace(80.0, 0.01, 6), 0.0))
+    np.testing.assert_allclose(weights[1:-1], 1.5, rtol=1e-5)
+    np.testing.assert_allclose(previous[1:-1], -0.5, rtol=1e-4)
+    # From pure noise (alpha = 0): DDIM's step, then one more first-order step.
+    t = np.array([0.0, 0.2, 0.5, 0.8, 1.0])
+    ratios, coefficients, weights, previous = samplers.dpmpp_2m_steps(1 - t, alphas=t)
+    np.testing.assert_allclose(coefficients[0], 0.2) and np.testing.assert_allclose(ratios[0], 0.8)
+    assert list(weights[:2]) == [1, 1] and weights[2] > 1 and previous[2] < 0
+
+
+def test_dpmpp_2m_with_alphas_is_the_same_solver_in_scaled_coordinates():
+    # x = alpha (data + s noise) with s = sigma / alpha: the same path, scaled.
+    grid = schedules.karras_sigmas(12)
+    alphas = 1 / np.sqrt(1 + grid**2)  # a VP schedule
+    scaled = samplers.sample_dpmpp_2m(lambda x, s: oracle(x * ops.reshape(ops.sqrt(1 + s**2), (-1, 1)), s),
+                                      _start(_z()) * alphas[0], grid * alphas, alphas=alphas)
+    plain = samplers.sample_dpmpp_2m(oracle, _start(_z()), grid)
+    np.testing.assert_allclose(ops.convert_to_numpy(scaled), ops.convert_to_numpy(plain), rtol=1e-4, atol=1e-4)
+
+
 def test_ddim_on_a_vp_time_grid_converges_too():
     grid = lambda n: np.append(schedules.sde_sigma("vp", np.linspace(1, 1e-3, n)), 0.0)  # noqa: E731
     sigma_max = float(schedules.sde_sigma("vp", 1.0))

@@ -139,11 +139,14 @@ def test_solvers_agree_and_report_nfe(moons_flow, rng):
     reference, nfe = moons_flow.sample(noise=noise, solver="rk45", rtol=1e-6, atol=1e-6, return_nfe=True)
     assert nfe > 20
     errors = {}
-    for solver, steps in (("euler", 50), ("euler", 100), ("heun", 50)):
+    for solver, steps in (("euler", 50), ("euler", 100), ("heun", 50), ("dpmpp-2m", 50)):
         x, used = moons_flow.sample(noise=noise, steps=steps, solver=solver, return_nfe=True)
         assert used == steps * (2 if solver == "heun" else 1)
         errors[solver, steps] = np.abs(x - reference).mean()
     assert errors["heun", 50] < errors["euler", 100] < errors["euler", 50]
+    assert errors["dpmpp-2m", 50] < errors["euler", 100]  # second order at one evaluation per step
+    with pytest.raises(ValueError, match="only integrates noise to data"):
+        moons_flow.encode(reference, solver="dpmpp-2m")
 
 
 def test_encode_then_sample_round_trips(moons_flow, moons):

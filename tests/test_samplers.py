@@ -66,6 +66,34 @@ def test_rk45_tighter_tolerance_costs_more_and_is_closer():
     assert _error(tight) < _error(loose)
 
 
+def test_the_flow_as_a_denoiser_is_the_posterior_mean():
+    # x_t / t = data + sigma noise, sigma = (1 - t) / t: E[data | x_t] = M + S^2 / (S^2 + sigma^2) (x_t / t - M).
+    from zoo.samplers.diffusion import flow_denoiser
+
+    x_t = np.linspace(-3.0, 3.0, 8, dtype="float32").reshape(4, 2)
+    sigma = np.array([40.0, 3.0, 0.5, 0.01], "float32")
+    t = 1 / (1 + sigma[:, None])
+    expected = M + S**2 / (S**2 + sigma[:, None] ** 2) * (x_t / t - M)
+    np.testing.assert_allclose(ops.convert_to_numpy(flow_denoiser(velocity)(x_t, sigma)), expected, rtol=1e-5,
+                               atol=1e-5)
+
+
+def test_dpmpp_2m_on_the_flow_is_second_order():
+    # Once its steps resolve the posterior's sharp change near sigma ~ S (with few steps this
+    # 1-D Gaussian makes the extrapolation overshoot) the error falls ~4x per doubling.
+    from zoo.models.rectified_flow import SOLVERS
+
+    run = SOLVERS["dpmpp-2m"][0]
+    errors = [_error(run(velocity, _noise(), n, 0.0, 1.0)) for n in (40, 80, 160)]
+    ratios = [errors[0] / errors[1], errors[1] / errors[2]]
+    assert errors[-1] < 1e-3 and all(3.3 < r < 5 for r in ratios), (errors, ratios)
+    euler = _error(sample_euler(velocity, _noise(), uniform_times(40)))
+    assert errors[0] < euler / 3, (errors, euler)
+    one_step = run(velocity, _noise(), 1, 0.0, 1.0)  # one step is Euler's
+    np.testing.assert_allclose(ops.convert_to_numpy(one_step),
+                               ops.convert_to_numpy(sample_euler(velocity, _noise(), uniform_times(1))), atol=1e-6)
+
+
 def test_solvers_run_backwards_to_the_noise():
     data = M + S * _noise()
     for x in (sample_heun(velocity, data, uniform_times(200, 1.0, 0.0)),

@@ -426,7 +426,8 @@ def build_parser():
     sample.add_argument("--num", type=_positive, default=64, help="number of samples (default 64)")
     sample.add_argument("--steps", type=_positive,
                         help="solver steps (default: the checkpoint's recommended, else 50)")
-    sample.add_argument("--solver", help="euler, heun or rk45 (default: the checkpoint's recommended, else euler)")
+    sample.add_argument("--solver", help="one of the family's solvers, e.g. euler, heun, dpmpp-2m or rk45 "
+                        "(default: the checkpoint's recommended, else euler)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--out", default="grid.png", help="output .png (grid or point plot) or .npy")
     sample.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -473,7 +474,8 @@ def build_parser():
                           "class-conditional model, heun:18+w2 (default: the checkpoint's eval_samplers, else "
                           "--solver/--steps)")
     evaluate.add_argument("--steps", type=_positive, help="solver steps for one setting (default 50)")
-    evaluate.add_argument("--solver", help="euler, heun or rk45 for one setting (default euler)")
+    evaluate.add_argument("--solver", help="one of the family's solvers (euler, heun, dpmpp-2m, rk45, ...) for one "
+                          "setting (default euler)")
     evaluate.add_argument("--seed", type=int, default=0, help="sampling and dequantization seed (default 0)")
     evaluate.add_argument("--bpd-images", type=_count, default=100,
                           help="image models: test images for bits/dim (default 100; 0 skips it)")

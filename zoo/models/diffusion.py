@@ -36,6 +36,7 @@ SOLVERS = {
     "heun": (lambda m, d, x, n, o, key: samplers.sample_edm(d, x, m.sigma_grid(n), churn=o["churn"], key=key),
              lambda n: 2 * n - 1),
     "euler": (lambda m, d, x, n, o, key: samplers.sample_ddim(d, x, m.sigma_grid(n), 0.0, key), lambda n: n),
+    "dpmpp-2m": (lambda m, d, x, n, o, key: samplers.sample_dpmpp_2m(d, x, m.sigma_grid(n)), lambda n: n),
     "euler-maruyama": (lambda m, d, x, n, o, key: samplers.sample_euler_maruyama(d, x, m.sigma_grid(n), key),
                        lambda n: n),
     "pc": (lambda m, d, x, n, o, key: samplers.sample_pc(d, x, m.sigma_grid(n), key, snr=o["snr"]),
@@ -67,7 +68,7 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
     interface = Interface(
         kind="generative",
         capabilities={"sample", "log_prob", "bits_per_dim", "encode", "decode", "labels", "guidance"},
-        likelihood="ode", solvers=("ddpm", "ddim", "heun", "euler", "euler-maruyama", "pc", "rk45"),
+        likelihood="ode", solvers=("ddpm", "ddim", "heun", "euler", "dpmpp-2m", "euler-maruyama", "pc", "rk45"),
         image_metrics=("bits_per_dim", "sample_quality"),
         point_metrics=("log_likelihood", "nearest_neighbour_distance"))
     solver_table = SOLVERS
@@ -188,8 +189,9 @@ class Diffusion(ProbabilityFlowLikelihood, ZooModel):
                 (`eta` in [0, 1]), "analytic-ddim" / "analytic-ddpm" (DDPM after
                 `estimate_gammas`; on images the last noisy step's noise is clipped
                 to 2 levels, as Bao et al.), "heun" (EDM; `churn` > 0 for Alg. 2), "euler"
-                (= DDIM eta 0), "euler-maruyama", "pc" (Langevin corrector, `snr`) or
-                "rk45" (adaptive, `rtol`, `atol`).
+                (= DDIM eta 0), "dpmpp-2m" (DPM-Solver++(2M): second order, one
+                evaluation per step), "euler-maruyama", "pc" (Langevin corrector, `snr`)
+                or "rk45" (adaptive, `rtol`, `atol`).
             seed: int or None. Same seed, same backend -> same samples.
             noise: array `(N, *data_shape)` of standard normal starting points.
             labels: optional int array `(N,)` for class-conditional networks, or the

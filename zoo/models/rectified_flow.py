@@ -17,10 +17,27 @@ from zoo.networks.sizes import MLP_SIZES, UNET, backbone
 from zoo.objectives.flow_matching import straight_path, velocity_loss
 from zoo.registry import register_config
 from zoo.progress import counted
-from zoo.samplers.ode import FIXED_STEP_SOLVERS, sample_rk45
-from zoo.schedules import TIME_DISTRIBUTIONS, check_steps, sample_training_times, uniform_times
+from zoo.samplers.diffusion import flow_denoiser, sample_dpmpp_2m
+from zoo.samplers.ode import sample_euler, sample_heun, sample_rk45
+from zoo.schedules import TIME_DISTRIBUTIONS, check_steps, karras_sigmas, sample_training_times, uniform_times
 
-# The fixed-step solvers as data: solver -> (integrator, velocity evaluations per step).
+# DPM-Solver++(2M) runs on x_t = t data + (1 - t) noise (alpha = t) over EDM's Karras grid of
+# sigma = (1 - t) / t, whose first level, sigma_max, stands for t = 0: the flow starts from pure
+# noise, and that first step is exactly Euler's.
+SIGMA_GRID = {"sigma_min": 0.002, "sigma_max": 80.0, "rho": 7.0}
+
+
+def _dpmpp_2m(velocity, x, steps, t_start, t_end):
+    t = np.append(0.0, 1.0 / (1.0 + karras_sigmas(steps, **SIGMA_GRID)[1:].astype("float64")))
+    return sample_dpmpp_2m(flow_denoiser(velocity), x, 1.0 - t, alphas=t)
+
+
+# The fixed-step solvers as data: solver -> (run(velocity, x, steps, t_start, t_end), NFE per step).
+SOLVERS = {
+    "euler": (lambda velocity, x, steps, t0, t1: sample_euler(velocity, x, uniform_times(steps, t0, t1)), 1),
+    "heun": (lambda velocity, x, steps, t0, t1: sample_heun(velocity, x, uniform_times(steps, t0, t1)), 2),
+    "dpmpp-2m": (_dpmpp_2m, 1),  # noise to data only
+}
 
 @keras.saving.register_keras_serializable(package="zoo")
 class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
@@ -45,7 +62,7 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
     interface = Interface(
         kind="generative",
         capabilities={"sample", "log_prob", "bits_per_dim", "encode", "decode", "labels", "straightness"},
-        likelihood="ode", solvers=("euler", "heun", "rk45"),
+        likelihood="ode", solvers=("euler", "heun", "dpmpp-2m", "rk45"),
         image_metrics=("bits_per_dim", "straightness", "sample_quality"),
         point_metrics=("log_likelihood", "nearest_neighbour_distance", "straightness"))
 
@@ -101,13 +118,12 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
 
                 if solver == "rk45":
                     return sample_rk45(velocity, x, t_start, t_end, rtol=rtol, atol=atol)
-                method, evaluations = FIXED_STEP_SOLVERS[solver]
-                return method(velocity, x, uniform_times(steps, t_start, t_end)), ops.convert_to_tensor(
-                    steps * evaluations)
+                method, evaluations = SOLVERS[solver]
+                return method(velocity, x, steps, t_start, t_end), ops.convert_to_tensor(steps * evaluations)
             return run
 
         run = self.inference_fn(("ode", solver, steps, rtol, atol, t_start, t_end), build)
-        evaluations = None if solver == "rk45" else steps * FIXED_STEP_SOLVERS[solver][1]
+        evaluations = None if solver == "rk45" else steps * SOLVERS[solver][1]
         return self.run_batched(run, (x, labels), batch_size, verbose=verbose, evaluations=evaluations)
 
     def sample(self, num=None, *, steps=50, solver="euler", seed=None, noise=None, labels=None,
@@ -117,7 +133,9 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
         Args:
             num: int. Number of samples (or give `noise`).
             steps: int >= 1. Steps of the fixed-step solvers.
-            solver: str. `"euler"`, `"heun"` or `"rk45"` (adaptive; `rtol`, `atol`).
+            solver: str. `"euler"`, `"heun"`, `"dpmpp-2m"` (DPM-Solver++(2M) on the flow
+                as a denoiser: second order at one evaluation per step, on a Karras grid)
+                or `"rk45"` (adaptive; `rtol`, `atol`).
             seed: int or None. Same seed, same backend -> same samples.
             noise: array `(N, *data_shape)` of starting points instead of `seed`.
             labels: optional int array `(N,)` for class-conditional networks.
@@ -136,7 +154,10 @@ class RectifiedFlow(ProbabilityFlowLikelihood, ZooModel):
 
     def encode(self, x, *, steps=50, solver="euler", labels=None, batch_size=256, rtol=1e-5, atol=1e-5):
         """Integrate model-space data back to noise (t=1 -> t=0); `sample(noise=encode(x))`
-        reconstructs x up to the solver's error."""
+        reconstructs x up to the solver's error (`"euler"`, `"heun"` or `"rk45"`)."""
+        if solver == "dpmpp-2m":
+            raise ValueError("solver='dpmpp-2m' only integrates noise to data (sample, decode); "
+                             "encode with 'euler', 'heun' or 'rk45'.")
         x = self.check_array(x)
         labels = self.check_labels(labels, len(x))
         return self._integrate(x, labels, solver, steps, rtol, atol, 1.0, 0.0, batch_size, False)[0]
