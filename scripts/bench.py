@@ -6,7 +6,8 @@ images/s with `fit`, sampling images/s with a fixed-step solver, and peak memory
     python scripts/bench.py --sample --backends jax,tensorflow,torch  # the README's main job
 
 `--sample` times the phases of the README's first command (`zoo sample
-rectified-flow-cifar --num 64 --steps 20`) in a fresh process per backend: importing
+rectified-flow-cifar --num 64`, the checkpoint's recommended sampler unless `--solver` or
+`--sample-steps` say otherwise) in a fresh process per backend: importing
 zoo (with Keras and the backend), `zoo.load`, the first batch (tracing and compiling
 the sampler, then running it) and the steady state (the same call again). It also
 reports the achieved FLOP/s of the steady state (the network's forward FLOPs per image,
@@ -22,6 +23,14 @@ prints each backend's images/s as a ratio of the peer's. diffusers is a bench-on
 
     python scripts/bench.py --peer --backends jax,tensorflow,torch
 
+`--mfu` (for a GPU) times the training step of a larger config (`rectified_flow_base` by
+default) in `mixed_bfloat16` on each backend and reports model FLOP utilization: images/s
+x training FLOPs per image (3x the forward pass's, counted by XLA's cost analysis: the
+backward pass costs twice the forward) against the device's dense bf16 peak (looked up
+for H100 / H200 / A100, else `--peak-tflops`).
+
+    python scripts/bench.py --mfu --backends jax,torch --batch-size 128 --train-steps 50
+
 Each backend runs in its own subprocess (KERAS_BACKEND set), so peak memory
 (`ru_maxrss` of that process) is the backend's alone. Timings exclude a warm-up
 call (tracing, XLA / tf.function compilation), which is reported separately.
@@ -35,6 +44,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 CONFIG = "rectified_flow_small"
 MAIN_JOB = "rectified-flow-cifar"  # the README's first command samples it
@@ -42,26 +52,32 @@ RESULT_PREFIX = "BENCH_RESULT "
 PEER = "peer"  # `run_backend`'s name for the diffusers peer's subprocess
 
 
+def time_fit(model, batch, steps):
+    """`(warm-up s, s for `steps` timed steps)` of `fit` with AdamW on uniform random data
+    (the speed of a step does not depend on the pixels); the warm-up traces and compiles."""
+    import keras
+    import numpy as np
+
+    model.compile(optimizer=keras.optimizers.AdamW(2e-4))
+    data = np.random.default_rng(0).uniform(-1, 1, (batch * steps, *model.data_shape)).astype("float32")
+    start = time.perf_counter()
+    model.fit(data[:batch], batch_size=batch, epochs=1, verbose=0)
+    warmup = time.perf_counter() - start
+    start = time.perf_counter()
+    model.fit(data, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return warmup, time.perf_counter() - start
+
+
 def worker(args):
     """Runs in the backend's subprocess; prints one RESULT_PREFIX JSON line."""
     import keras
-    import numpy as np
 
     import zoo
 
     batch = args.batch_size
     model = zoo.create(CONFIG, seed=0)  # with its EMA, as the recipe trains it
     assert model.network.dropout == PEER_UNET["dropout"], "the peer must train with the same dropout"
-    model.compile(optimizer=keras.optimizers.AdamW(2e-4))
-    data = np.random.default_rng(0).uniform(-1, 1, (batch * args.train_steps, *model.data_shape))
-    data = data.astype("float32")
-
-    start = time.perf_counter()
-    model.fit(data[:batch], batch_size=batch, epochs=1, verbose=0)  # traces and compiles
-    train_warmup = time.perf_counter() - start
-    start = time.perf_counter()
-    model.fit(data, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-    train_seconds = time.perf_counter() - start
+    train_warmup, train_seconds = time_fit(model, batch, args.train_steps)
 
     options = {"steps": args.sample_steps, "solver": args.solver, "batch_size": batch}
     start = time.perf_counter()
@@ -150,22 +166,79 @@ def sample_worker(args):
     import keras
 
     import zoo
-    from zoo.samplers.ode import FIXED_STEP_SOLVERS
     imported = time.perf_counter()
     model = zoo.load(MAIN_JOB)
     loaded = time.perf_counter()
     options = {"steps": args.sample_steps, "solver": args.solver, "batch_size": args.batch_size}
     model.sample(args.batch_size, seed=0, **options)
     first = time.perf_counter()
-    model.sample(args.batch_size, seed=0, **options)
+    _, evaluations = model.sample(args.batch_size, seed=0, return_nfe=True, **options)
     steady = time.perf_counter() - first
-    evaluations = args.sample_steps * FIXED_STEP_SOLVERS[args.solver][1]
     matmul = matmul_flops_per_s()
     result = {"matmul_gflops": matmul / 1e9, "backend": keras.backend.backend(), "import_s": imported - start,
               "load_s": loaded - imported,
               "first_batch_s": first - loaded, "steady_batch_s": steady, "to_first_batch_s": first - start,
               "images_per_s_per_evaluation": args.batch_size * evaluations / steady}
     print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+# Dense bf16 tensor-core peaks (TFLOP/s, no sparsity) by a substring of the device's name.
+PEAK_BF16_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0}
+
+
+def describe_device():
+    """The accelerator the current backend computes on, by name ("cpu" if none)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        device = jax.devices()[0]
+        return "cpu" if device.platform == "cpu" else device.device_kind
+    if backend == "torch":
+        import torch
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    import tensorflow as tf
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else "cpu"
+
+
+def mfu_worker(args):
+    """The training step of `args.config` in mixed_bfloat16; prints one RESULT_PREFIX JSON line."""
+    import keras
+
+    import zoo
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    batch = args.batch_size
+    model = zoo.create(args.config, seed=0)
+    warmup, seconds = time_fit(model, batch, args.train_steps)
+    result = {"backend": keras.backend.backend(), "device": describe_device(), "config": args.config,
+              "parameters": int(model.network.count_params()), "train_images_per_s": batch * args.train_steps / seconds,
+              "train_warmup_s": warmup}
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+
+
+def peak_tflops(device, given=None):
+    """`given`, else the dense bf16 peak of a known accelerator, else None."""
+    if given:
+        return given
+    return next((peak for name, peak in PEAK_BF16_TFLOPS.items() if name in device), None)
+
+
+def mfu_table(results, args, flops_per_image):
+    lines = [f"| backend | device | train img/s (batch {args.batch_size}, mixed_bfloat16) | TFLOP/s | peak TFLOP/s "
+             "| MFU |", "|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| {r['backend']} | failed (exit {r['error']}) | | | | |")
+            continue
+        achieved = r["train_images_per_s"] * 3 * flops_per_image / 1e12 if flops_per_image else None
+        peak = peak_tflops(r["device"], args.peak_tflops)
+        mfu = f"{achieved / peak:.1%}" if achieved and peak else ""
+        lines.append(f"| {r['backend']} | {r['device']} | {r['train_images_per_s']:.0f} "
+                     f"| {'' if achieved is None else f'{achieved:.3g}'} | {peak or ''} | {mfu} |")
+    return "\n".join(lines)
 
 
 def matmul_flops_per_s(size=1024, repeats=5):
@@ -184,14 +257,15 @@ def matmul_flops_per_s(size=1024, repeats=5):
 
 
 def flops_worker(args):
-    """Runs on JAX: the main job's network forward FLOPs per image (XLA cost analysis)."""
+    """Runs on JAX: the forward FLOPs per image (XLA cost analysis) of the main job's network,
+    or with `--mfu` of `--config`'s."""
     import jax
     import numpy as np
 
     import zoo
 
-    model = zoo.load(MAIN_JOB)
-    network = model.averaged("network")
+    model = zoo.create(args.config, seed=0) if args.mfu else zoo.load(MAIN_JOB)
+    network = model.network if args.mfu else model.averaged("network")
     x, t = np.zeros((args.batch_size, *model.data_shape), "float32"), np.zeros((args.batch_size,), "float32")
     trainable = [v.value for v in network.trainable_variables]
     frozen = [v.value for v in network.non_trainable_variables]
@@ -225,11 +299,11 @@ def run_backend(backend, args):
     """Run the worker in a subprocess (`backend` None: the inherited KERAS_BACKEND)."""
     env = dict(os.environ, **({"KERAS_BACKEND": "torch" if backend == PEER else backend} if backend else {}))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    mode = (["--flops"] if getattr(args, "flops", False) else ["--peer"] if backend == PEER
-            else ["--sample"] if args.sample else [])
+    mode = (["--flops"] if getattr(args, "flops", False) else []) + (
+        ["--peer"] if backend == PEER else ["--sample"] if args.sample else ["--mfu"] if args.mfu else [])
     command = [sys.executable, os.path.abspath(__file__), "--worker", *mode,
                "--train-steps", str(args.train_steps), "--sample-steps", str(args.sample_steps),
-               "--batch-size", str(args.batch_size), "--solver", args.solver]
+               "--batch-size", str(args.batch_size), "--solver", args.solver, "--config", args.config]
     print(f"[{backend or 'current backend'}] running ...", file=sys.stderr, flush=True)
     process = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     for line in process.stdout.splitlines():
@@ -267,27 +341,41 @@ def main():
     parser.add_argument("--train-steps", type=int, default=10, help="timed fit steps (default 10)")
     parser.add_argument("--sample-steps", type=int, default=10, help="solver steps (default 10)")
     parser.add_argument("--batch-size", type=int, default=64, help="training and sampling batch (default 64)")
-    parser.add_argument("--solver", default="euler", help="euler or heun (default euler)")
+    parser.add_argument("--solver", default="euler", help="euler, heun or dpmpp-2m (default euler)")
     parser.add_argument("--sample", action="store_true",
-                        help=f"time the main job's phases ({MAIN_JOB}; default here: --sample-steps 20, euler)")
+                        help=f"time the main job's phases ({MAIN_JOB}; default here: its recommended sampler, "
+                             "as the README's first command runs it)")
     parser.add_argument("--peer", action="store_true",
                         help="also run the diffusers peer of the same shape; rates as ratios of the peer's")
+    parser.add_argument("--mfu", action="store_true",
+                        help="GPU: the training step of --config in mixed_bfloat16, with model FLOP utilization")
+    parser.add_argument("--config", default="rectified_flow_base", help="--mfu's config (default rectified_flow_base)")
+    parser.add_argument("--peak-tflops", type=float, help="--mfu: the device's peak (default: known GPUs' dense bf16)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         if args.peer:
             return peer_worker(args)
-        return flops_worker(args) if args.flops else sample_worker(args) if args.sample else worker(args)
+        if args.flops:
+            return flops_worker(args)
+        return sample_worker(args) if args.sample else mfu_worker(args) if args.mfu else worker(args)
     backends = args.backends.split(",") if args.backends else [None]
-    if args.sample:
-        if "--sample-steps" not in sys.argv:
-            args.sample_steps = 20  # the README's command
+    if args.sample and "--sample-steps" not in sys.argv and "--solver" not in sys.argv:  # the README's command
+        registry = json.loads((Path(__file__).resolve().parents[1] / "checkpoints.json").read_text())
+        recommended = registry["checkpoints"][MAIN_JOB]["sampler"]
+        args.solver, args.sample_steps = recommended["solver"], recommended["steps"]
+    if args.sample or args.mfu:  # one row per backend, then the forward FLOPs counted on JAX
         results = [run_backend(backend, args) for backend in backends]
         flops = run_backend("jax", argparse.Namespace(**{**vars(args), "flops": True})).get("flops_per_image")
-        print(f"\n{MAIN_JOB}: {args.batch_size} images, {args.solver} {args.sample_steps} steps, "
-              f"{os.cpu_count()} CPUs; forward pass {flops / 1e9:.3f} GFLOP per image\n" if flops else "")
-        print(sample_table(results, args, flops))
+        if args.sample:
+            print(f"\n{MAIN_JOB}: {args.batch_size} images, {args.solver} {args.sample_steps} steps, "
+                  f"{os.cpu_count()} CPUs; forward pass {flops / 1e9:.3f} GFLOP per image\n" if flops else "")
+            print(sample_table(results, args, flops))
+        else:
+            print(f"\n{args.config}: forward pass {flops / 1e9:.3f} GFLOP per image, training counted as 3x; "
+                  f"{args.train_steps} timed steps\n" if flops else "")
+            print(mfu_table(results, args, flops))
         return
     results = [run_backend(backend, args) for backend in backends]
     peer = run_backend(PEER, args) if args.peer else None

@@ -14,6 +14,7 @@
 #
 #   scripts/lent_gpu.sh recipe ddpm_cifar MINUTES      # trains (resuming runs/ddpm-cifar), exports
 #   scripts/lent_gpu.sh eval ddpm-cifar "ddim:50,ddpm:1000@2000" BPD_IMAGES
+#   scripts/lent_gpu.sh mfu                    # carry .whl: bf16 train step and MFU (JAX, PyTorch)
 #
 # Every stage copies the exported checkpoints and the logs to $OUT.
 set -euo pipefail
@@ -56,6 +57,9 @@ case "$1" in
     ;;
   eval)
     python3 -m zoo eval "runs/$2/checkpoint" --samplers "$3" --bpd-images "$4" --json "$OUT/$2-eval.json" 2>&1 | tee "$OUT/$2-eval.log"
+    ;;
+  mfu)  # the machine has JAX and PyTorch with CUDA, no TensorFlow
+    python3 scripts/bench.py --mfu --backends jax,torch --batch-size 128 --train-steps 50 2>&1 | tee "$OUT/mfu.log"
     ;;
   *) echo "unknown stage $1"; exit 2 ;;
 esac
