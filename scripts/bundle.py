@@ -41,6 +41,7 @@ from zoo import cli, hub, pretrained
 from zoo.checkpoint import MANIFEST_FILE, REQUIRED_FILES, write_atomically, write_manifest
 from zoo.optimizers import describe as describe_optimizer
 from zoo.pretrained import validate_entry
+from zoo.samplers.settings import SamplerSetting
 
 ORG = "zoo-models"
 CPU = "2-core x86-64 CPU (no GPU), the project's development machine"
@@ -102,6 +103,8 @@ def main(argv=None):
     parser.add_argument("--update-metrics", type=Path, metavar="JSON",
                         help="merge this `zoo eval --json` report into the bundled entry's metrics (it replaces "
                              "metrics of the same name) and rewrite its card; nothing else is copied or measured")
+    parser.add_argument("--recommend", metavar="SOLVER:STEPS",
+                        help="with --update-metrics: a new recommended sampler; samples.png is redrawn with it")
     parser.add_argument("--drop-metric", action="append", default=[], metavar="SLUG",
                         help="with --update-metrics: remove this metric from the entry (repeatable)")
     args = parser.parse_args(argv)
@@ -126,12 +129,7 @@ def main(argv=None):
         for name in REQUIRED_FILES:
             shutil.copy2(source / name, tmp / name)
         if generative:
-            extra = [*(["--nrow", str(args.nrow)] if args.nrow else []),
-                     *(["--labels", args.labels] if args.labels else []),
-                     *(["--guidance", str(args.guidance)] if args.guidance is not None else []),
-                     *(["--source", "test"] if family.interface.can("source") else [])]
-            cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
-                      "--solver", args.solver, "--seed", "0", *extra, "--out", str(tmp / "samples.png")])
+            draw_samples(source, tmp / "samples.png", args, family.interface.can("source"))
         for image in args.extra_images:
             shutil.copy2(image, tmp / image.name)
         write_manifest(tmp)  # a copy of the directory verifies itself (zoo.load("./dir"))
@@ -171,6 +169,16 @@ def main(argv=None):
     return 0
 
 
+def draw_samples(source, out, args, translates=False):
+    """`samples.png`: the recommended sampler (`args.solver`, `args.steps`), seed 0."""
+    extra = [*(["--nrow", str(args.nrow)] if args.nrow else []),
+             *(["--labels", args.labels] if args.labels else []),
+             *(["--guidance", str(args.guidance)] if args.guidance is not None else []),
+             *(["--source", "test"] if translates else [])]
+    cli.main(["sample", str(source), "--num", str(args.num), "--steps", str(args.steps),
+              "--solver", args.solver, "--seed", "0", *extra, "--out", str(out)])
+
+
 def register(name, entry, target):
     """Validate `entry`, write its model card into `target` and its line in checkpoints.json."""
     validate_entry(name, entry)
@@ -203,7 +211,22 @@ def update_metrics(parser, args):
         entry["notes"] = args.notes
     if args.description:
         entry["description"] = args.description
-    register(args.name, entry, pretrained.MIRROR_DIR / args.name)
+    target = pretrained.MIRROR_DIR / args.name
+    if args.recommend:  # a new recommended sampler: samples.png is redrawn with it
+        setting = SamplerSetting.parse(args.recommend)
+        args.solver, args.steps = setting.solver, setting.steps
+
+        def redraw(tmp):
+            for path in target.iterdir():
+                if path.name not in ("samples.png", MANIFEST_FILE):
+                    shutil.copy2(path, tmp / path.name)
+            draw_samples(target, tmp / "samples.png", args)
+            write_manifest(tmp)
+
+        write_atomically(target, redraw, overwrite=True)
+        entry["sampler"] = {"solver": setting.solver, **({"steps": setting.steps} if setting.steps else {})}
+        entry["files"] = hub.file_table(target, list(entry["files"]["sha256"]))
+    register(args.name, entry, target)
     return 0
 
 
