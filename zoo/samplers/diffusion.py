@@ -215,9 +215,8 @@ def sample_dpmpp_2m(denoise, x, sigmas, alphas=None):
     = 0) estimates the data from it; without, x and `denoise` are in sigma space."""
     table = dpmpp_2m_steps(sigmas, alphas)
     ratios, coefficients, weights, previous = (_tensor(c) for c in table)
-    alphas = np.ones_like(sigmas) if alphas is None else np.asarray(alphas, "float64")
-    with np.errstate(divide="ignore"):
-        levels = _tensor(np.asarray(sigmas, "float64") / alphas)
+    with np.errstate(divide="ignore"):  # sigma space: the noise level of x = alpha data + sigma noise
+        levels = _tensor(np.asarray(sigmas, "float64") / (1.0 if alphas is None else np.asarray(alphas, "float64")))
     x = ops.convert_to_tensor(x, "float32")
 
     def step(i, state):
